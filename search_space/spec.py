@@ -1,0 +1,205 @@
+"""Architecture specs: frozen dataclasses that round-trip exactly through plain dicts (and so YAML).
+
+A network is an `ArchSpec`: stem, a sequence of `BlockSpec`s (each repeated `repeats` times, the
+first repeat carrying the stride, as in the MixNet reference and timm), and a head. Nothing here
+knows torch; `layers.resolve_layers` turns a spec into concrete per-layer shapes.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import SpecError
+
+SCHEMA_VERSION = 1
+BLOCK_TYPES = ("ds", "ir")
+ACTIVATIONS = ("relu", "relu6", "swish")
+SPLITS = ("equal", "exp")
+
+
+def _check_int(path: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(path, f"expected an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise SpecError(path, f"expected an integer >= {minimum}, got {value}")
+
+
+def _check_number(path: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(path, f"expected a number in [{lo}, {hi}], got {value!r} ({type(value).__name__})")
+    if not lo <= value <= hi:
+        raise SpecError(path, f"expected a number in [{lo}, {hi}], got {value}")
+
+
+def _check_choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SpecError(path, f"got {value!r}, allowed: {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One row of a MixNet arch_def: `repeats` identical layers, the first with `stride`.
+
+    kernels: one depthwise kernel per channel group; a single kernel is a plain depthwise conv.
+    exp_groups / proj_groups: groups of the 1x1 expansion / projection convs (MixNet's `a`/`p`).
+    se_ratio: squeeze-excite width relative to the block's input channels (0 = no SE).
+    split: how channels are divided among kernel groups: "equal" (remainder to the first group)
+    or "exp" (halving: 32 channels in 4 groups -> 16, 8, 4, 4).
+    """
+
+    out_chs: int
+    block_type: str = "ir"
+    repeats: int = 1
+    kernels: tuple[int, ...] = (3,)
+    stride: int = 1
+    exp_ratio: int = 1
+    se_ratio: float = 0.0
+    act: str = "relu"
+    exp_groups: int = 1
+    proj_groups: int = 1
+    split: str = "equal"
+    dilation: int = 1
+
+    def __post_init__(self) -> None:
+        # Normalise list input to a tuple so equality and hashing follow the values.
+        if isinstance(self.kernels, list):
+            object.__setattr__(self, "kernels", tuple(self.kernels))
+        self.validate()
+
+    def validate(self, path: str = "block") -> None:
+        _check_choice(f"{path}.block_type", self.block_type, BLOCK_TYPES)
+        _check_int(f"{path}.out_chs", self.out_chs, 1)
+        _check_int(f"{path}.repeats", self.repeats, 1)
+        if not isinstance(self.kernels, tuple) or not self.kernels:
+            raise SpecError(f"{path}.kernels", f"expected a non-empty list of odd kernel sizes, got {self.kernels!r}")
+        for i, k in enumerate(self.kernels):
+            _check_int(f"{path}.kernels[{i}]", k, 1)
+            if k % 2 == 0:
+                raise SpecError(f"{path}.kernels[{i}]", f"kernel sizes must be odd (3, 5, 7, 9, 11 ...), got {k}")
+        if self.stride not in (1, 2):
+            raise SpecError(f"{path}.stride", f"got {self.stride!r}, allowed: 1, 2")
+        _check_int(f"{path}.exp_ratio", self.exp_ratio, 1)
+        if self.block_type == "ds" and self.exp_ratio != 1:
+            raise SpecError(f"{path}.exp_ratio", f"a 'ds' block has no expansion; got {self.exp_ratio}, use block_type 'ir'")
+        _check_number(f"{path}.se_ratio", self.se_ratio, 0.0, 1.0)
+        _check_choice(f"{path}.act", self.act, ACTIVATIONS)
+        _check_int(f"{path}.exp_groups", self.exp_groups, 1)
+        _check_int(f"{path}.proj_groups", self.proj_groups, 1)
+        if self.exp_ratio == 1 and self.exp_groups != 1:
+            raise SpecError(f"{path}.exp_groups", "exp_ratio 1 means no expansion conv to group; use exp_groups 1")
+        _check_choice(f"{path}.split", self.split, SPLITS)
+        _check_int(f"{path}.dilation", self.dilation, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["kernels"] = list(self.kernels)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "block") -> "BlockSpec":
+        return _from_mapping(cls, data, path, list_fields={"kernels"})
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole network. Channel counts are scaled by `width_mult` (rounded to multiples of 8, as in
+    the reference) only when it differs from 1.0; the head width is never scaled (MixNet-L)."""
+
+    blocks: tuple[BlockSpec, ...]
+    name: str = ""
+    resolution: int = 224
+    num_classes: int = 1000
+    in_chans: int = 3
+    stem_chs: int = 16
+    head_chs: int = 1536
+    act: str = "relu"
+    dropout: float = 0.2
+    width_mult: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.blocks, list):
+            object.__setattr__(self, "blocks", tuple(self.blocks))
+        self.validate()
+
+    def validate(self, path: str = "") -> None:
+        p = f"{path}." if path else ""
+        if not isinstance(self.name, str):
+            raise SpecError(f"{p}name", f"expected a string, got {self.name!r}")
+        _check_int(f"{p}resolution", self.resolution, 8)
+        _check_int(f"{p}num_classes", self.num_classes, 1)
+        _check_int(f"{p}in_chans", self.in_chans, 1)
+        _check_int(f"{p}stem_chs", self.stem_chs, 1)
+        _check_int(f"{p}head_chs", self.head_chs, 1)
+        _check_choice(f"{p}act", self.act, ACTIVATIONS)
+        _check_number(f"{p}dropout", self.dropout, 0.0, 0.99)
+        _check_number(f"{p}width_mult", self.width_mult, 0.05, 8.0)
+        if not isinstance(self.blocks, tuple) or not self.blocks:
+            raise SpecError(f"{p}blocks", "expected a non-empty list of blocks")
+        for i, block in enumerate(self.blocks):
+            if not isinstance(block, BlockSpec):
+                raise SpecError(f"{p}blocks[{i}]", f"expected a BlockSpec, got {type(block).__name__}")
+
+    @property
+    def num_layers(self) -> int:
+        return sum(b.repeats for b in self.blocks)
+
+    def replace(self, **changes: Any) -> "ArchSpec":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "blocks"}
+        d["blocks"] = [b.to_dict() for b in self.blocks]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "") -> "ArchSpec":
+        p = f"{path}." if path else ""
+        if not isinstance(data, Mapping):
+            raise SpecError(path or "<root>", f"expected a mapping of arch fields, got {type(data).__name__}")
+        raw_blocks = data.get("blocks")
+        if not isinstance(raw_blocks, list):
+            raise SpecError(f"{p}blocks", f"expected a list of blocks, got {type(raw_blocks).__name__}")
+        act = data.get("act", "relu")
+        blocks = [_block_from_any(b, f"{p}blocks[{i}]", act if isinstance(act, str) else "relu")
+                  for i, b in enumerate(raw_blocks)]
+        return _from_mapping(cls, {**data, "blocks": blocks}, path, list_fields={"blocks"})
+
+
+def _block_from_any(data: Any, path: str, default_act: str) -> BlockSpec:
+    """A block may be written as a mapping or as a compact timm-style string."""
+    if isinstance(data, BlockSpec):
+        return data
+    if isinstance(data, str):
+        from .block_string import decode_block  # local: block_string imports this module
+
+        return decode_block(data, default_act, path=path)
+    return BlockSpec.from_dict(data, path)
+
+
+def _from_mapping(cls, data: Any, path: str, list_fields: set[str]):
+    if not isinstance(data, Mapping):
+        raise SpecError(path, f"expected a mapping, got {type(data).__name__} {data!r}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    p = f"{path}." if path else ""
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise SpecError(f"{p}{unknown[0]}", f"unknown key; allowed keys: {', '.join(names)}")
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [n for n in required if n not in data]
+    if missing:
+        raise SpecError(f"{p}{missing[0]}", "required key is missing")
+    values = dict(data)
+    for name in list_fields & set(values):
+        if not isinstance(values[name], (list, tuple)):
+            raise SpecError(f"{p}{name}", f"expected a list, got {values[name]!r}")
+        values[name] = tuple(values[name])
+    obj = cls.__new__(cls)
+    for name in names:
+        if name in values:
+            object.__setattr__(obj, name, values[name])
+        else:
+            object.__setattr__(obj, name, getattr(cls, name))
+    obj.validate(path)  # validate with the caller's path, so errors name e.g. blocks[3].kernels[1]
+    return obj
