@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 from mixsearch.search_space.errors import MixsearchError
@@ -18,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixsearch", description="Neural architecture search over MixConv networks.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"mixsearch.cli.{name}").register(subparsers)
+        if importlib.util.find_spec(f"mixsearch.cli.{name}") is not None:
+            importlib.import_module(f"mixsearch.cli.{name}").register(subparsers)
     return parser
 
 
