@@ -115,6 +115,8 @@ def to_timm_arch_def(arch: ArchSpec) -> list[list[str]]:
     timm also needs the network-level settings (stem_size, num_features, act_layer, channel
     multiplier); `timm_kwargs` gives them.
     """
+    if arch.stem_stride != 2:
+        raise SpecError("stem_stride", "timm's EfficientNet has a stride-2 stem; this architecture's stem has stride 1")
     for i, block in enumerate(arch.blocks):
         if block.split != "equal" or block.dilation != 1:
             raise SpecError(f"blocks[{i}]", "timm's arch_def cannot express an exponential split or dilation; "

@@ -143,7 +143,7 @@ def block_layers(block: BlockSpec, in_chs: int, in_size: int, width_mult: float,
 def resolve_layers(arch: ArchSpec) -> tuple[Layer, ...]:
     """Stem, every block layer in order, head — with all shapes made concrete."""
     stem = StemLayer(in_chans=arch.in_chans, out_chs=round_channels(arch.stem_chs, arch.width_mult),
-                     in_size=arch.resolution, act=arch.act)
+                     in_size=arch.resolution, act=arch.act, stride=arch.stem_stride)
     layers: list[Layer] = [stem]
     chs, size = stem.out_chs, stem.out_size
     for i, block in enumerate(arch.blocks):

@@ -112,6 +112,7 @@ class ArchSpec:
     num_classes: int = 1000
     in_chans: int = 3
     stem_chs: int = 16
+    stem_stride: int = 2
     head_chs: int = 1536
     act: str = "relu"
     dropout: float = 0.2
@@ -130,6 +131,8 @@ class ArchSpec:
         _check_int(f"{p}num_classes", self.num_classes, 1)
         _check_int(f"{p}in_chans", self.in_chans, 1)
         _check_int(f"{p}stem_chs", self.stem_chs, 1)
+        if self.stem_stride not in (1, 2):
+            raise SpecError(f"{p}stem_stride", f"got {self.stem_stride!r}, allowed: 1, 2")
         _check_int(f"{p}head_chs", self.head_chs, 1)
         _check_choice(f"{p}act", self.act, ACTIVATIONS)
         _check_number(f"{p}dropout", self.dropout, 0.0, 0.99)
