@@ -35,7 +35,7 @@ def arch_to_document(arch: ArchSpec, metadata: dict | None = None) -> dict[str, 
 
 
 def dump_arch(arch: ArchSpec, metadata: dict | None = None) -> str:
-    return yaml.safe_dump(arch_to_document(arch, metadata), sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(arch_to_document(arch, metadata), sort_keys=False, default_flow_style=False)
 
 
 def arch_from_document(doc: Any, source: str = "<string>") -> tuple[ArchSpec, dict]:
