@@ -20,6 +20,7 @@ import yaml
 
 from .block_string import encode_block
 from .errors import SpecError
+from .layers import resolve_layers
 from .spec import SCHEMA_VERSION, ArchSpec
 
 _ENVELOPE = ("schema_version", "kind", "metadata")
@@ -52,7 +53,9 @@ def arch_from_document(doc: Any, source: str = "<string>") -> tuple[ArchSpec, di
         if not isinstance(metadata, dict):
             raise SpecError("metadata", f"expected a mapping, got {type(metadata).__name__}")
         fields = {k: v for k, v in doc.items() if k not in _ENVELOPE}
-        return ArchSpec.from_dict(fields), metadata
+        arch = ArchSpec.from_dict(fields)
+        resolve_layers(arch)  # channel counts that cannot split into their groups fail here, naming the file
+        return arch, metadata
     except SpecError as err:
         raise err.with_source(source) from None
 

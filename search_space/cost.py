@@ -4,12 +4,16 @@ Convention (that of the MixNet/MnasNet papers and of fvcore's conv/linear handle
 of every convolution (SE's 1x1 convs included) and of the classifier. Not counted: BatchNorm
 (folded into the convs at inference), activations, the SE gate and the pooling means. fvcore's
 default also counts BatchNorm (2 per element at inference) and adaptive pooling; tests compare
-with those handles switched off, where the two agree exactly.
+with those handles switched off, where the two agree exactly. Note: in fvcore 0.1.5
+`set_op_handle("aten::batch_norm", None)` does NOT switch the default handle off (the handle is
+looked up before the ignore list); replace it with a handle returning 0 instead.
 """
 from __future__ import annotations
 
-from .layers import BlockLayer, HeadLayer, Layer, StemLayer, resolve_layers
-from .spec import ArchSpec
+from functools import lru_cache
+
+from .layers import HeadLayer, Layer, StemLayer, block_layers, walk_rows
+from .spec import ArchSpec, BlockSpec
 
 
 def _grouped_1x1(in_splits: tuple[int, ...], out_splits: tuple[int, ...]) -> int:
@@ -49,9 +53,36 @@ def layer_flops(layer: Layer) -> int:
     return flops
 
 
+@lru_cache(maxsize=1 << 16)
+def _layer_cost(layer: Layer) -> tuple[int, int]:
+    return layer_flops(layer), layer_params(layer)
+
+
+@lru_cache(maxsize=1 << 15)
+def _row_cost(block: BlockSpec, in_chs: int, in_size: int, width_mult: float, path: str) -> tuple[int, int]:
+    flops = params = 0
+    for layer in block_layers(block, in_chs, in_size, width_mult, path):
+        f, p = _layer_cost(layer)
+        flops, params = flops + f, params + p
+    return flops, params
+
+
+@lru_cache(maxsize=4096)
+def _arch_cost(arch: ArchSpec) -> tuple[int, int]:
+    """(multiply-adds, params) in one pass. Searches ask for both of one spec in a row and meet the
+    same block rows and layers again and again; everything here is pure, so caching is safe
+    (benchmarks/bench_cost.py measures the gain). Errors are not cached."""
+    stem, rows, head = walk_rows(arch)
+    (flops, params), (head_flops, head_params) = _layer_cost(stem), _layer_cost(head)
+    for block, in_chs, in_size, path in rows:
+        f, p = _row_cost(block, in_chs, in_size, arch.width_mult, path)
+        flops, params = flops + f, params + p
+    return flops + head_flops, params + head_params
+
+
 def count_params(arch: ArchSpec) -> int:
-    return sum(layer_params(layer) for layer in resolve_layers(arch))
+    return _arch_cost(arch)[1]
 
 
 def count_flops(arch: ArchSpec) -> int:
-    return sum(layer_flops(layer) for layer in resolve_layers(arch))
+    return _arch_cost(arch)[0]

@@ -7,6 +7,7 @@ the latency table all read these layers, so they cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 from .errors import SpecError
@@ -112,17 +113,26 @@ class HeadLayer:
 Layer = Union[StemLayer, BlockLayer, HeadLayer]
 
 
-def _check_groups(path: str, what: str, sizes: tuple[int, ...], channels: int, groups: int) -> None:
-    if min(sizes) < 1:
-        raise SpecError(path, f"{channels} {what} channels cannot be split into {groups} non-empty groups; "
-                              f"use fewer groups or more channels")
+def _check_groups(path: str, block: BlockSpec, layer: BlockLayer) -> None:
+    """Every group of every split gets at least one channel (the rule of `split_channels`:
+    an equal split of c into g needs c >= g, the halving split needs c >= 2 ** (g - 1))."""
+    kernel_groups = len(block.kernels)
+    checks = (("kernels", "depthwise", layer.mid_chs,
+               kernel_groups if block.split == "equal" else 2 ** (kernel_groups - 1), kernel_groups),
+              ("exp_groups", "expansion", min(layer.in_chs, layer.mid_chs), block.exp_groups, block.exp_groups),
+              ("proj_groups", "projection", min(layer.mid_chs, layer.out_chs), block.proj_groups, block.proj_groups))
+    for field, what, channels, needed, groups in checks:
+        if channels < needed:
+            raise SpecError(f"{path}.{field}", f"{channels} {what} channels cannot be split into {groups} non-empty "
+                                               f"groups; use fewer groups or more channels")
 
 
 def block_layers(block: BlockSpec, in_chs: int, in_size: int, width_mult: float, path: str) -> list[BlockLayer]:
-    """The `repeats` layers of one block row; the first takes `in_chs` and the stride."""
+    """The `repeats` layers of one block row; the first takes `in_chs` and the stride, the others
+    are all the same layer (input = output channels, stride 1)."""
     out_chs = round_channels(block.out_chs, width_mult)
     layers = []
-    for r in range(block.repeats):
+    for r in range(min(block.repeats, 2)):
         # exp_ratio 1 means no expansion conv at all (reference), for "ir" as for "ds"
         mid_chs = in_chs * block.exp_ratio
         layer = BlockLayer(
@@ -130,26 +140,47 @@ def block_layers(block: BlockSpec, in_chs: int, in_size: int, width_mult: float,
             kernels=block.kernels, stride=block.stride if r == 0 else 1, dilation=block.dilation,
             split=block.split, exp_groups=block.exp_groups, proj_groups=block.proj_groups,
             se_chs=max(1, int(in_chs * block.se_ratio)) if block.se_ratio > 0 else 0, act=block.act)
-        _check_groups(f"{path}.kernels", "depthwise", layer.dw_splits, mid_chs, len(block.kernels))
-        for what, (ins, outs), groups, field in (
-                ("expansion", layer.exp_splits, block.exp_groups, "exp_groups"),
-                ("projection", layer.proj_splits, block.proj_groups, "proj_groups")):
-            _check_groups(f"{path}.{field}", what, ins + outs, min(sum(ins), sum(outs)), groups)
+        _check_groups(path, block, layer)
         layers.append(layer)
         in_chs, in_size = out_chs, layer.out_size
-    return layers
+    return layers + layers[-1:] * (block.repeats - len(layers))
+
+
+@lru_cache(maxsize=1 << 15)
+def _cached_block_layers(block: BlockSpec, in_chs: int, in_size: int, width_mult: float,
+                         path: str) -> tuple[BlockLayer, ...]:
+    # Specs and layers are frozen, so a block row resolves the same way every time; searches
+    # resolve the same rows over and over (benchmarks/bench_cost.py). Errors are not cached.
+    return tuple(block_layers(block, in_chs, in_size, width_mult, path))
+
+
+# A block row with the input it receives: (block, in_chs, in_size, path naming it in errors).
+# A plain tuple: this is the hot loop of the cost functions (benchmarks/bench_cost.py).
+BlockRow = tuple[BlockSpec, int, int, str]
+_ROW_PATHS = tuple(f"blocks[{i}]" for i in range(256))
+
+
+def walk_rows(arch: ArchSpec) -> tuple[StemLayer, list[BlockRow], HeadLayer]:
+    """The stem, the input of every block row, the head. A row's output is its rounded width at
+    its first layer's stride (the layers after the first keep both), which is all the walk needs;
+    `resolve_layers` and the cost functions share it."""
+    stem = StemLayer(in_chans=arch.in_chans, out_chs=round_channels(arch.stem_chs, arch.width_mult),
+                     in_size=arch.resolution, act=arch.act, stride=arch.stem_stride)
+    chs, size = stem.out_chs, stem.out_size
+    rows = []
+    for i, block in enumerate(arch.blocks):
+        rows.append((block, chs, size, _ROW_PATHS[i] if i < len(_ROW_PATHS) else f"blocks[{i}]"))
+        chs, size = round_channels(block.out_chs, arch.width_mult), out_size(size, block.stride)
+    head = HeadLayer(in_chs=chs, head_chs=arch.head_chs, in_size=size, act=arch.act,
+                     num_classes=arch.num_classes, dropout=arch.dropout)
+    return stem, rows, head
 
 
 def resolve_layers(arch: ArchSpec) -> tuple[Layer, ...]:
     """Stem, every block layer in order, head — with all shapes made concrete."""
-    stem = StemLayer(in_chans=arch.in_chans, out_chs=round_channels(arch.stem_chs, arch.width_mult),
-                     in_size=arch.resolution, act=arch.act, stride=arch.stem_stride)
+    stem, rows, head = walk_rows(arch)
     layers: list[Layer] = [stem]
-    chs, size = stem.out_chs, stem.out_size
-    for i, block in enumerate(arch.blocks):
-        rows = block_layers(block, chs, size, arch.width_mult, f"blocks[{i}]")
-        layers += rows
-        chs, size = rows[-1].out_chs, rows[-1].out_size
-    layers.append(HeadLayer(in_chs=chs, head_chs=arch.head_chs, in_size=size, act=arch.act,
-                            num_classes=arch.num_classes, dropout=arch.dropout))
+    for block, in_chs, in_size, path in rows:
+        layers += _cached_block_layers(block, in_chs, in_size, arch.width_mult, path)
+    layers.append(head)
     return tuple(layers)

@@ -27,7 +27,7 @@ class MixConv(nn.Module):
     impl "fused": one depthwise conv with every group's weight zero-padded to the largest kernel;
     the parameters stay per-group (so the parameter count is the true one) and are padded at
     forward time. Zero taps add work but replace k small convs and a concat with one call.
-    "auto" picks by device and kernel mix from benchmarks/bench_cost.py measurements.
+    "auto" follows `fused_is_faster`, the rule measured by benchmarks/bench_cost.py.
     """
 
     def __init__(self, channels: int, kernels: tuple[int, ...], stride: int = 1, dilation: int = 1,
@@ -65,7 +65,14 @@ class MixConv(nn.Module):
 
 
 def fused_is_faster(device_type: str, kernels: tuple[int, ...]) -> bool:
-    """Measured rule (benchmarks/bench_cost.py): see the table in benchmarks/README.md."""
+    """Whether the zero-padded single conv beats split/conv/cat, by benchmarks/bench_cost.py.
+
+    CPU (2-core x86 VM, torch 2.13, one thread; forward+backward, batch 32, 56x56, 96 channels),
+    fused/split time: k3.5 1.62, k3.5.7.9 1.55, k3.5.7.9.11 1.76 -- the padded taps cost more
+    than the extra calls save, for every mix measured, so split on CPU. CUDA was not measured
+    here (no GPU); there one launch instead of one per group and no concat is the usual win,
+    so fused stays the CUDA choice until bench_cost.py says otherwise on a GPU.
+    """
     return device_type == "cuda"
 
 

@@ -1,0 +1,57 @@
+"""`mixsearch eval ARCH.yaml [--dataset D]`: score one architecture with the proxy training."""
+from __future__ import annotations
+
+import argparse
+
+from mixsearch.evaluator import ProxyConfig, evaluate, proxy_arch, zero_cost_scores
+from mixsearch.evaluator.proxy import load_data
+from mixsearch.search_space import count_flops, count_params, load_arch
+
+# flag -> ProxyConfig field; only flags the user gave override the measured defaults.
+OVERRIDES = {"dataset": "dataset", "epochs": "epochs", "resolution": "resolution", "width": "width_mult",
+             "batch_size": "batch_size", "data_fraction": "data_fraction", "lr": "lr", "seed": "seed",
+             "threads": "threads", "time_limit": "time_limit_s"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="train the proxy of one architecture and print its score",
+                              description="Train the proxy of an architecture (defaults: ProxyConfig) and print "
+                                          "validation accuracy, params, FLOPs and time.")
+    p.add_argument("arch", help="arch YAML file or preset name (mixnet_s, ...)")
+    p.add_argument("--dataset", help="'digits' (default), an .npz, a CIFAR folder, an ImageFolder directory, "
+                                     "or imagefolder:/cifar:/npz: + path")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--resolution", type=int)
+    p.add_argument("--width", type=float, help="width scale of the proxy model")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--data-fraction", type=float)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--time-limit", type=float, help="seconds per candidate")
+    p.add_argument("--zero-cost", action="store_true", help="also print the zero-cost proxy scores")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    arch = load_arch(args.arch)
+    config = ProxyConfig(**{field: getattr(args, flag) for flag, field in OVERRIDES.items()
+                            if getattr(args, flag) is not None})
+    data = load_data(config)
+    small = proxy_arch(arch, config, data)
+    print(f"arch: {arch.name or args.arch}: params {count_params(arch):,}, FLOPs {count_flops(arch) / 1e6:.1f}M "
+          f"multiply-adds at {arch.resolution}px, {arch.num_classes} classes")
+    print(f"proxy: {config.dataset} ({len(data.train_y)} train / {len(data.val_y)} val, {data.num_classes} classes), "
+          f"{config.resolution}px, width x{small.width_mult:g}, stem stride {small.stem_stride}, "
+          f"{config.epochs} epoch(s): params {count_params(small):,}, FLOPs {count_flops(small) / 1e6:.1f}M")
+    if args.zero_cost:
+        scores = zero_cost_scores(arch, config)
+        print("zero-cost: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+    result = evaluate(arch, config, report=lambda epoch, m: print(
+        f"epoch {epoch}: train_loss {m['train_loss']:.4f}, val_loss {m['val_loss']:.4f}, "
+        f"val_accuracy {m['val_accuracy']:.4f}, {m['seconds']:.1f} s", flush=True))
+    if not result.ok:
+        print(f"failed ({result.failure.kind}): {result.failure.message}; time {result.seconds:.1f} s")
+        return 1
+    print(f"accuracy: {result.accuracy:.4f}, val_loss {result.val_loss:.4f}, time {result.seconds:.1f} s")
+    return 0

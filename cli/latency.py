@@ -1,0 +1,127 @@
+"""`mixsearch latency build|predict|validate`: latency lookup tables (latency/FORMAT.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from mixsearch.search_space.arch_io import load_arch, write_atomic
+from mixsearch.search_space.space import load_space
+
+DEVICE_RUNTIMES = {"cpu": ("eager", "onnxruntime"), "cuda": ("cuda",)}
+
+
+def _runtime_options(parser: argparse.ArgumentParser, defaults_from_table: bool) -> None:
+    note = " (default: the table's)" if defaults_from_table else ""
+    parser.add_argument("--device", choices=tuple(DEVICE_RUNTIMES), default=None,
+                        help="where to measure: cpu (default) or cuda" + note)
+    parser.add_argument("--runtime", choices=("eager", "onnxruntime", "cuda"), default=None,
+                        help="eager PyTorch (cpu default), onnxruntime (torch.onnx export, ORT CPU session) "
+                             "or cuda (CUDA events)" + note)
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default 1)" + note)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default=None,
+                        help="wall time (default), or the thread's CPU time for a shared machine "
+                             "(needs --threads 1)" + note)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing (default 3)")
+    parser.add_argument("--runs", type=int, default=15, help="timed runs; the median is kept (default 15)")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("latency", help="build, query and validate on-device latency tables")
+    commands = parser.add_subparsers(dest="latency_command", metavar="ACTION", required=True)
+
+    build = commands.add_parser("build", help="measure every entry a search space needs (resumes/extends --out)")
+    build.add_argument("--space", default="default", help="search space YAML or shipped name (default: default)")
+    _runtime_options(build, defaults_from_table=False)
+    build.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    build.add_argument("--granularity", choices=("op", "layer"), default="op",
+                       help="op: expand/mixconv/se/project entries (default); layer: whole block layers")
+    build.add_argument("--calibrate", type=int, default=16, metavar="N",
+                       help="random archs measured end to end to fit the calibration (0 = none; default 16)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--limit", type=int, default=None, help="measure at most this many new entries, then stop")
+    build.add_argument("--out", required=True, help="table JSON; an existing one is resumed or extended")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(func=run_build)
+
+    predict = commands.add_parser("predict", help="predicted latency of architectures")
+    predict.add_argument("archs", nargs="+", help="arch YAML files or preset names")
+    predict.add_argument("--table", required=True)
+    predict.add_argument("--space", default=None, help="also check the table was built for this space")
+    predict.set_defaults(func=run_predict)
+
+    validate = commands.add_parser("validate", help="predicted vs measured latency of random archs of the space")
+    validate.add_argument("--table", required=True)
+    validate.add_argument("--space", default=None, help="default: the space the table was built for")
+    _runtime_options(validate, defaults_from_table=True)
+    validate.add_argument("--archs", type=int, default=100, help="random archs to measure (default 100)")
+    validate.add_argument("--seed", type=int, default=0)
+    validate.add_argument("--plot", default=None, help="scatter plot PNG (default: TABLE.validation.png)")
+    validate.add_argument("--out", default=None, help="also write the figures and points as JSON")
+    validate.add_argument("--quiet", action="store_true")
+    validate.set_defaults(func=run_validate)
+
+
+def _runtime(args, table_metadata: dict | None = None):
+    from mixsearch.latency import LatencyTableError, make_runtime
+
+    meta = table_metadata or {}
+    runtime = args.runtime or meta.get("runtime") or ("cuda" if args.device == "cuda" else "eager")
+    device = args.device or ("cuda" if runtime == "cuda" else "cpu")
+    if runtime not in DEVICE_RUNTIMES[device]:
+        raise LatencyTableError(f"--runtime {runtime} does not run on --device {device}; "
+                                f"use one of: {', '.join(DEVICE_RUNTIMES[device])}")
+    threads = args.threads if args.threads is not None else meta.get("threads", 1)
+    return make_runtime(runtime, threads, args.clock or meta.get("clock", "wall"))
+
+
+def _settings(args):
+    from mixsearch.latency import LatencyTableError, Settings
+
+    if args.warmup < 0 or args.runs < 1:
+        raise LatencyTableError(f"--warmup/--runs: got {args.warmup}/{args.runs}, expected >= 0 / >= 1")
+    return Settings(warmup=args.warmup, runs=args.runs)
+
+
+def run_build(args) -> int:
+    from mixsearch.latency import build_table
+
+    space = load_space(args.space)
+    table = build_table(space, _runtime(args), args.out, space_source=args.space, batch=args.batch,
+                        granularity=args.granularity, settings=_settings(args), calibration_archs=args.calibrate,
+                        seed=args.seed, limit=args.limit, progress=not args.quiet)
+    missing = len(table.missing(space.possible_layers()))
+    state = f"{missing} entries still missing (run again to resume)" if missing else "complete"
+    calibration = table.calibration or {"kind": "none", "scale": 1.0, "offset_ms": 0.0}
+    print(f"{args.out}: {len(table.entries)} entries, {state}; calibration {calibration['kind']} "
+          f"(ms = {calibration['scale']:g} x sum + {calibration['offset_ms']:g})")
+    return 0
+
+
+def run_predict(args) -> int:
+    from mixsearch.latency import load_table
+
+    table = load_table(args.table)
+    if args.space:
+        table.check_space(load_space(args.space))
+    for name in args.archs:
+        print(f"{name}: {table.predict(load_arch(name)):.3f} ms")
+    return 0
+
+
+def run_validate(args) -> int:
+    from mixsearch.latency import load_table, scatter_plot, validate_table
+
+    table = load_table(args.table)
+    space = load_space(args.space or table.metadata["space"].get("source") or table.metadata["space"]["name"])
+    runtime = _runtime(args, table.metadata)
+    validation = validate_table(table, space, runtime, args.archs, args.seed, _settings(args),
+                                progress=not args.quiet)
+    summary = validation.summary()
+    plot = args.plot or f"{args.table}.validation.png"
+    scatter_plot(validation, plot, f"{runtime.name}, {runtime.threads} thread(s), {space.name}")
+    print(f"median |error| {summary['median_abs_error']:.1%}, within ±5%: {summary['within_5pct']:.0%}, "
+          f"within ±10%: {summary['within_10pct']:.0%} over {summary['archs']} archs; plot: {plot}")
+    if args.out:
+        write_atomic(args.out, json.dumps({"summary": summary, "predicted_ms": validation.predicted_ms,
+                                           "measured_ms": validation.measured_ms}, indent=1) + "\n")
+    return 0

@@ -1,0 +1,109 @@
+"""`mixsearch run`: search the space for architectures that meet a FLOPs or latency target."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import yaml
+
+from mixsearch.controller.search import SearchConfig, SearchInterrupted, parse_objectives, resume_config, run_search
+from mixsearch.controller.summary import format_summary
+from mixsearch.controller.targets import TargetError, parse_duration, parse_flops, parse_latency
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="search for architectures (MnasNet reward, Optuna, optional Ray)",
+                              description="Search the MixConv space. Example: mixsearch run --target-flops 300M")
+    p.add_argument("--name", help="run folder name under --runs-dir (default: search-<date>-<time>)")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run --name")
+    g = p.add_argument_group("what to search")
+    g.add_argument("--space", help="search space name or YAML (default: default)")
+    g.add_argument("--target-flops", help="multiply-adds target, e.g. 300M, 0.3G, 3e8")
+    g.add_argument("--target-latency", dest="target_latency_ms", help="latency target, e.g. 15ms")
+    g.add_argument("--latency-table", help="latency lookup table (mixsearch latency build)")
+    g.add_argument("--reward", choices=("soft", "hard"), help="MnasNet reward: soft (default) or hard")
+    g.add_argument("--alpha", type=float, help="reward exponent under the target (soft -0.07, hard 0)")
+    g.add_argument("--beta", type=float, help="reward exponent over the target (soft -0.07, hard -1)")
+    g.add_argument("--flops-cap", help="reject untrained above this (default 1.5x target; hard: target)")
+    g.add_argument("--latency-cap", dest="latency_cap_ms", help="same for predicted latency")
+    g.add_argument("--objectives", help="accuracy,flops or accuracy,latency: a Pareto search")
+    g.add_argument("--sampler", help="tpe (default), nsga2, random or evolution")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--prefilter", type=int, help="score N random candidates zero-cost first, train the best quarter")
+    g.add_argument("--proxy", help="YAML file of proxy-training settings (mixsearch.evaluator.ProxyConfig fields)")
+    g.add_argument("--dataset", help="proxy dataset (default: the embedded digits)")
+    g.add_argument("--epochs", type=int, help="proxy epochs per candidate")
+    g.add_argument("--no-early-stopping", action="store_false", dest="early_stopping", default=None,
+                   help="train every candidate to the end (no pruner / ASHA)")
+    b = p.add_argument_group("budget and execution")
+    b.add_argument("--trials", type=int, help="trained candidates (default 40 within 12 minutes)")
+    b.add_argument("--time-budget", dest="time_budget_s", help="e.g. 30m; no trial starts after it")
+    b.add_argument("--workers", type=int, help="run trials on a local Ray with this many CPUs")
+    b.add_argument("--ray-address", help="HOST:PORT of a running Ray cluster (ray start --head)")
+    b.add_argument("--cpus-per-trial", type=float)
+    b.add_argument("--gpus-per-trial", type=float)
+    b.add_argument("--concurrency", type=int, help="Ray trials at once (default: as resources allow)")
+    b.add_argument("--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
+    p.set_defaults(func=handle)
+
+
+_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "reward", "alpha", "beta", "flops_cap",
+           "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "early_stopping", "trials",
+           "time_budget_s", "workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "concurrency", "progress")
+
+
+def _proxy(args: argparse.Namespace, base):
+    from mixsearch.evaluator import ProxyConfig
+    settings = {}
+    if args.proxy:
+        try:
+            with open(args.proxy) as f:
+                settings = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise TargetError(f"--proxy {args.proxy}: cannot read it as YAML ({type(err).__name__}); "
+                              f"give a mapping of ProxyConfig fields") from None
+        if not isinstance(settings, dict):
+            raise TargetError(f"--proxy {args.proxy}: expected a mapping of ProxyConfig fields")
+    for key in ("dataset", "epochs"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if not settings:
+        return None
+    return ProxyConfig.from_dict({**(base.to_dict() if base is not None else {}), **settings})
+
+
+# Strings parsed here rather than by argparse, so a bad value is one `mixsearch: error:` line (exit 2).
+_PARSERS = {"target_flops": parse_flops, "target_latency_ms": parse_latency, "flops_cap": parse_flops,
+            "latency_cap_ms": parse_latency, "objectives": parse_objectives, "time_budget_s": parse_duration}
+
+
+def handle(args: argparse.Namespace) -> int:
+    given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
+    given.update({k: parse(given[k]) for k, parse in _PARSERS.items() if k in given})
+    if args.resume:
+        if not args.name:
+            raise TargetError("--resume needs --name NAME of the run to continue (see the folders under --runs-dir)")
+        config = resume_config(args.runs_dir, args.name, **given)
+        proxy = _proxy(args, config.proxy_config())
+        if proxy is not None:
+            config = config.replace(proxy=proxy)
+    else:
+        name = args.name or time.strftime("search-%Y%m%d-%H%M%S")
+        config = SearchConfig(name=name, runs_dir=args.runs_dir, proxy=_proxy(args, None), **given)
+    print(f"mixsearch: run {config.name} -> {config.run_dir}/ (resume with: mixsearch run --name {config.name} "
+          f"--runs-dir {config.runs_dir} --resume)", file=sys.stderr)
+    try:
+        result = run_search(config)
+    except SearchInterrupted as stop:
+        print(format_summary(stop.result.run_dir, stop.result.records))
+        print(f"mixsearch: interrupted; finished trials are kept. Continue with: mixsearch run --name {config.name} "
+              f"--runs-dir {config.runs_dir} --resume", file=sys.stderr)
+        return 130
+    print(format_summary(result.run_dir, result.records))
+    if result.best_yaml is not None:
+        print(f"best architecture written to {result.best_yaml}")
+    else:
+        print(f"no trial completed; see {result.paths['trials_csv']}")
+    return 0

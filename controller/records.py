@@ -1,0 +1,122 @@
+"""Trial records: everything known about one candidate, kept as Optuna user attributes in the run's
+SQLite study (each write is a committed transaction, so a killed driver loses nothing it wrote).
+
+Status of a record:
+  running     — proposed and being trained (or left behind by a driver that died; see --resume)
+  complete    — trained; has accuracy, reward and objective values
+  pruned      — stopped early by the pruner / ASHA; curve and reward so far are kept
+  failed      — training failed (NaN, divergence, exception, worker killed); `failure` says why
+  rejected    — over the cost cap, never trained (does not count toward the trial budget)
+  interrupted — was running when the driver died; its parameters were re-queued on --resume
+  queued      — enqueued (re-queued or pre-filtered), not yet started; load_trials leaves these out
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+STUDY_NAME = "mixsearch"
+STUDY_FILE = "study.db"
+FINISHED = ("complete", "pruned", "failed")  # statuses that used up a trial of the budget
+STATUSES = ("queued", "running", "complete", "pruned", "failed", "rejected", "interrupted")
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    status: str
+    params: dict[str, Any] = field(default_factory=dict)
+    arch: str = ""                       # the candidate as arch YAML (load with loads_arch)
+    flops: int | None = None             # multiply-adds at the space's resolution
+    num_params: int | None = None
+    latency_ms: float | None = None      # predicted by the latency table, if one was given
+    accuracy: float | None = None        # final proxy validation accuracy
+    val_loss: float | None = None
+    curve: list[dict[str, float]] = field(default_factory=list)
+    reward: float | None = None
+    values: list[float] | None = None    # what the Optuna study optimised
+    seconds: float | None = None         # wall time of the evaluation
+    failure: str | None = None
+    pid: int | None = None
+    hostname: str | None = None
+    node_id: str | None = None           # Ray node id; None in-process
+    started: float | None = None         # unix time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+RECORD_KEYS = tuple(f.name for f in fields(TrialRecord) if f.name not in ("number", "params", "values"))
+
+
+def process_identity() -> dict[str, Any]:
+    """pid, hostname and Ray node id of the process running a trial."""
+    node_id = None
+    try:
+        import ray
+        if ray.is_initialized():
+            node_id = ray.get_runtime_context().get_node_id()
+    except Exception:  # Ray absent or not in a Ray process: an in-process trial has no node
+        node_id = None
+    return {"pid": os.getpid(), "hostname": socket.gethostname(), "node_id": node_id}
+
+
+def record_from_trial(trial: FrozenTrial) -> TrialRecord:
+    attrs = trial.user_attrs
+    status = attrs.get("status")
+    if trial.state == TrialState.WAITING:
+        status = "queued"
+    elif trial.state == TrialState.RUNNING:
+        status = "running"
+    elif trial.state == TrialState.FAIL and status not in ("failed", "interrupted"):
+        status = "failed"
+    elif status is None:
+        status = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(trial.state, "failed")
+    values = list(trial.values) if trial.values is not None and trial.state == TrialState.COMPLETE else None
+    known = {k: attrs[k] for k in RECORD_KEYS if k in attrs and k != "status"}
+    return TrialRecord(number=trial.number, status=status, params=dict(trial.params), values=values, **known)
+
+
+def storage_url(run_dir: str | os.PathLike) -> str:
+    return f"sqlite:///{Path(run_dir).resolve() / STUDY_FILE}"
+
+
+def open_storage(run_dir: str | os.PathLike) -> optuna.storages.RDBStorage:
+    """The run's SQLite study, in WAL mode with synchronous=NORMAL: a commit costs microseconds
+    instead of an fsync (~20 ms here, and a proposal makes ~70 of them), and every committed write
+    still survives the death of the process (only an OS crash can lose the last ones)."""
+    import sqlalchemy
+
+    # A generous timeout: Ray's driver callbacks and a `mixsearch show` may touch the file together.
+    storage = optuna.storages.RDBStorage(storage_url(run_dir), engine_kwargs={"connect_args": {"timeout": 60}})
+
+    def tune_connection(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", tune_connection)
+    storage.engine.dispose()  # connections made while optuna set up the schema lack the pragmas
+    return storage
+
+
+def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:
+    """Every trial of the run at `run_dir` (queued ones excepted), in order; safe while it runs."""
+    from .run_folder import RunFolderError
+    path = Path(run_dir) / STUDY_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir}: no {STUDY_FILE}; give the folder of a search (runs/<name>)")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(run_dir))
+    trials = study.get_trials(deepcopy=False)
+    return [record_from_trial(t) for t in trials if t.state != TrialState.WAITING]

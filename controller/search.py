@@ -1,0 +1,325 @@
+"""The public entry point: `run_search(SearchConfig(...)) -> SearchResult`.
+
+Flow: check the config -> load space, latency table, proxy data (every user error raised here,
+before the run folder is touched) -> open/create the run folder and its SQLite study -> on resume,
+recover trials a dead driver left running -> train until the budget is spent (in-process, or Ray
+Tune when --workers / --ray-address is given) -> write the outputs from the stored records.
+
+Budget: `trials` counts trained trials (complete, pruned, failed — failures count); candidates
+rejected by the cost cap before training do not count. Neither `trials` nor `time_budget_s` given:
+DEFAULT_TRIALS trials within DEFAULT_TIME_BUDGET_S (fits 15 minutes on 2 cores with the default
+proxy). No trial starts after the time budget; one already running finishes.
+
+Cost caps: a FLOPs (latency) target implies a cap of 1.5 x the target under the soft reward and the
+target itself under the hard reward; `flops_cap` / `latency_cap_ms` override it. Candidates over a
+cap are rejected from their spec alone, never trained.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from mixsearch.search_space.errors import MixsearchError
+
+from .objective import CostModel, Proposer, Scoring
+from .outputs import best_record, pareto_front, write_outputs
+from .prefilter import prefilter_candidates
+from .records import STUDY_NAME, TrialRecord, load_trials, open_storage
+from .resume import count_finished, recover_interrupted
+from .reward import reward_exponents
+from .run_folder import RunFolderError, load_config, prepare_run_folder, save_config
+from .samplers import SAMPLERS, make_sampler
+from .targets import TargetError, format_flops
+
+DEFAULT_TRIALS = 40
+DEFAULT_TIME_BUDGET_S = 12 * 60.0
+MAX_TRIALS = 100_000  # the bound when only a time budget is given
+SOFT_CAP_RATIO = 1.5
+OBJECTIVE_SETS = {("reward",), ("accuracy", "flops"), ("accuracy", "latency")}
+# Fields that define what is searched; a resumed run must keep them.
+DEFINING_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "reward", "alpha", "beta",
+                   "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "proxy",
+                   "early_stopping")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    name: str = "search"
+    runs_dir: str = "runs"
+    space: str = "default"                  # a shipped space name or a space YAML path
+    target_flops: int | None = None         # multiply-adds at the space's resolution
+    target_latency_ms: float | None = None  # needs latency_table
+    latency_table: str | None = None
+    reward: str = "soft"                    # soft | hard (REWARD_PRESETS)
+    alpha: float | None = None              # override the preset's exponents
+    beta: float | None = None
+    flops_cap: int | None = None            # None: from the target (module docstring)
+    latency_cap_ms: float | None = None
+    objectives: tuple[str, ...] = ("reward",)  # or ("accuracy", "flops"|"latency"): a Pareto search
+    sampler: str = "tpe"
+    seed: int = 0
+    trials: int | None = None
+    time_budget_s: float | None = None
+    prefilter: int = 0                      # score this many random candidates zero-cost, queue the best
+    proxy: Any = None                       # mixsearch.evaluator.ProxyConfig; None = its defaults
+    early_stopping: bool = True             # Optuna SuccessiveHalving in-process, ASHA on Ray
+    workers: int = 0                        # > 0: a local Ray with this many CPUs
+    ray_address: str | None = None          # HOST:PORT of a running Ray cluster
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    concurrency: int | None = None          # Ray trials at once; None = as many as resources allow
+    resume: bool = False
+    progress: bool = True
+
+    def replace(self, **changes: Any) -> "SearchConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["objectives"] = list(self.objectives)
+        data["proxy"] = self.proxy_config().to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
+        from mixsearch.evaluator import ProxyConfig
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise RunFolderError(f"config.yaml: unknown key {unknown[0]!r}; the run folder was written by another "
+                                 f"mixsearch version")
+        values = dict(data)
+        if "objectives" in values:
+            values["objectives"] = tuple(values["objectives"])
+        if values.get("proxy") is not None:
+            values["proxy"] = ProxyConfig.from_dict(values["proxy"])
+        return cls(**values)
+
+    def proxy_config(self):
+        from mixsearch.evaluator import ProxyConfig
+        return self.proxy if self.proxy is not None else ProxyConfig()
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    records: list[TrialRecord]
+    best: TrialRecord | None
+    pareto: list[TrialRecord]
+    paths: dict[str, Path]
+    seconds: float
+    cost_metric: str = "flops"
+    interrupted: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def best_yaml(self) -> Path | None:
+        return self.paths.get("best")
+
+
+def parse_objectives(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    if names not in OBJECTIVE_SETS:
+        raise TargetError(f"--objectives: got {text!r}; allowed: reward (the default), accuracy,flops or "
+                          f"accuracy,latency")
+    return names
+
+
+def resume_config(runs_dir: str, name: str, **overrides: Any) -> SearchConfig:
+    """The stored config of run `name`, with budget/execution settings replaced by `overrides`."""
+    folder = Path(runs_dir) / name
+    if not (folder / "config.yaml").is_file():
+        raise RunFolderError(f"{folder}: no search to resume there; drop --resume to start run {name!r}")
+    stored = SearchConfig.from_dict(load_config(folder))
+    return stored.replace(runs_dir=runs_dir, name=name, resume=True, **overrides)
+
+
+def _check(config: SearchConfig) -> None:
+    if config.objectives not in OBJECTIVE_SETS:
+        parse_objectives(",".join(config.objectives))
+    if config.sampler not in SAMPLERS:
+        raise TargetError(f"--sampler: got {config.sampler!r}, allowed: {', '.join(SAMPLERS)}")
+    for flag, value in (("--trials", config.trials), ("--prefilter", config.prefilter), ("--workers", config.workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0
+                                  or (flag == "--trials" and value == 0)):
+            raise TargetError(f"{flag}: got {value!r}; expected a whole number >= {1 if flag == '--trials' else 0}")
+    if config.time_budget_s is not None and not (math.isfinite(config.time_budget_s) and config.time_budget_s > 0):
+        raise TargetError(f"--time-budget: got {config.time_budget_s!r}; expected a positive duration such as 30m")
+    if config.target_latency_ms is not None and config.latency_table is None:
+        raise TargetError("--target-latency needs --latency-table FILE (build one with `mixsearch latency build`)")
+    if "latency" in config.objectives and config.latency_table is None:
+        raise TargetError("--objectives accuracy,latency needs --latency-table FILE")
+    if config.cpus_per_trial <= 0 or config.gpus_per_trial < 0:
+        raise TargetError(f"--cpus-per-trial must be > 0 and --gpus-per-trial >= 0, got "
+                          f"{config.cpus_per_trial}, {config.gpus_per_trial}")
+    if config.concurrency is not None and config.concurrency < 1:
+        raise TargetError(f"--concurrency: got {config.concurrency}; expected a whole number >= 1")
+
+
+def build_problem(config: SearchConfig):
+    """(space, Scoring) from a config; raises MixsearchError for anything the user must fix."""
+    from mixsearch.search_space.space import load_space
+
+    _check(config)
+    space = load_space(config.space)
+    table = None
+    if config.latency_table is not None:
+        from mixsearch.latency import load_table
+        table = load_table(config.latency_table)
+        table.check_space(space)
+    alpha, beta = reward_exponents(config.reward, config.alpha, config.beta)
+    cap_ratio = 1.0 if config.reward == "hard" else SOFT_CAP_RATIO
+    flops_cap = config.flops_cap
+    if flops_cap is None and config.target_flops is not None:
+        flops_cap = int(config.target_flops * cap_ratio)
+    latency_cap = config.latency_cap_ms
+    if latency_cap is None and config.target_latency_ms is not None:
+        latency_cap = config.target_latency_ms * cap_ratio
+    smallest = space.min_flops()
+    for what, value in (("--target-flops", config.target_flops), ("--flops-cap", flops_cap)):
+        if value is not None and value < smallest:
+            raise TargetError(f"{what} {format_flops(value)}: no architecture of space {config.space!r} is that small; "
+                              f"the smallest needs {format_flops(smallest)} multiply-adds ({smallest}) at "
+                              f"{space.resolution}x{space.resolution}")
+    metric = "latency" if (config.target_latency_ms is not None or "latency" in config.objectives) else "flops"
+    target = config.target_latency_ms if metric == "latency" else config.target_flops
+    cost_model = CostModel(metric=metric, target=target, flops_cap=flops_cap, latency_cap=latency_cap, table=table)
+    scoring = Scoring(proxy=config.proxy_config(), cost_model=cost_model, alpha=alpha, beta=beta,
+                      objectives=tuple(config.objectives))
+    return space, scoring
+
+
+def _budget(config: SearchConfig) -> tuple[int, float | None]:
+    if config.trials is None and config.time_budget_s is None:
+        return DEFAULT_TRIALS, DEFAULT_TIME_BUDGET_S
+    return (config.trials if config.trials is not None else MAX_TRIALS), config.time_budget_s
+
+
+def _check_resume(config: SearchConfig, folder: Path) -> None:
+    stored = SearchConfig.from_dict(load_config(folder)).to_dict()
+    given = config.to_dict()
+    for key in DEFINING_FIELDS:
+        if stored.get(key) != given.get(key):
+            raise RunFolderError(f"{folder}: run {config.name!r} was started with {key}={stored.get(key)!r}, "
+                                 f"not {given.get(key)!r}; resume it unchanged (mixsearch run --name "
+                                 f"{config.name} --resume) or start a new --name")
+
+
+def open_study(config: SearchConfig, folder: Path, scoring: Scoring, budget: int) -> optuna.Study:
+    sampler = make_sampler(config.sampler, config.seed, budget, scoring.multi_objective)
+    pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+              if config.early_stopping and not scoring.multi_objective else optuna.pruners.NopPruner())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(study_name=STUDY_NAME, storage=open_storage(folder), sampler=sampler, pruner=pruner,
+                               directions=scoring.directions, load_if_exists=True)
+
+
+def run_search(config: SearchConfig) -> SearchResult:
+    """Run (or resume) a search; returns its records and the paths of its outputs."""
+    from mixsearch.evaluator.proxy import load_data
+
+    start = time.time()
+    space, scoring = build_problem(config)
+    load_data(scoring.proxy)  # a missing or corrupt dataset fails here, not in every trial
+    trials, time_budget = _budget(config)
+    folder = prepare_run_folder(config.runs_dir, config.name, config.resume, config.ray_address)
+    if config.resume:
+        _check_resume(config, folder)
+    save_config(folder, config.replace(resume=False).to_dict())
+    study = open_study(config, folder, scoring, trials)
+    if config.resume:
+        recover_interrupted(study)
+    elif config.prefilter:
+        keep = max(1, min(trials, math.ceil(config.prefilter / 4)))
+        for params in prefilter_candidates(space, scoring.cost_model, scoring.proxy, config.prefilter, keep,
+                                           config.seed):
+            study.enqueue_trial(params)
+    remaining = max(0, trials - count_finished(study))
+    deadline = None if time_budget is None else start + time_budget
+    proposer = Proposer(space, scoring.cost_model)
+    progress = _Progress(study, trials, trials - remaining, config.progress)
+    interrupted = False
+    try:
+        if remaining:
+            _execute(config, study, proposer, scoring, folder, remaining, deadline, progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    records = load_trials(folder)
+    paths = write_outputs(folder, records, scoring.cost_model.metric, config.name)
+    result = SearchResult(run_dir=folder, records=records, best=best_record(records),
+                          pareto=pareto_front(records, scoring.cost_model.metric), paths=paths,
+                          seconds=time.time() - start, cost_metric=scoring.cost_model.metric,
+                          interrupted=interrupted, counts=_counts(records))
+    if interrupted:
+        raise SearchInterrupted(result)
+    return result
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C: outputs of the finished trials were written; `mixsearch run --name X --resume` goes on."""
+
+    def __init__(self, result: SearchResult):
+        super().__init__(f"interrupted; finished trials are saved in {result.run_dir}")
+        self.result = result
+
+
+def _execute(config: SearchConfig, study: optuna.Study, proposer: Proposer, scoring: Scoring, folder: Path,
+             remaining: int, deadline: float | None, progress: "_Progress") -> None:
+    if config.workers or config.ray_address:
+        from .execution_ray import run_ray
+        from .ray_cluster import connect
+        with connect(config.ray_address, num_cpus=config.workers or None):
+            run_ray(proposer, scoring, open_storage(folder), study.sampler, folder, remaining, deadline,
+                    config.early_stopping, config.cpus_per_trial, config.gpus_per_trial, config.concurrency,
+                    on_finish=progress.update)
+    else:
+        from .execution_local import run_local
+        run_local(study, proposer, scoring, remaining, deadline, config.early_stopping, on_trial=progress.update)
+
+
+def _counts(records: list[TrialRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts
+
+
+class _Progress:
+    """A tqdm bar over the trial budget showing the best reward so far (stderr; off in tests)."""
+
+    def __init__(self, study: optuna.Study, total: int, done: int, enabled: bool):
+        self.study = study
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total if total < MAX_TRIALS else None, initial=done, desc="trials", unit="trial",
+                            dynamic_ncols=True)
+
+    def update(self, status: str) -> None:
+        if self.bar is None or status not in ("complete", "pruned", "failed"):
+            return
+        rewards = [t.user_attrs.get("reward") for t in self.study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+        rewards = [r for r in rewards if isinstance(r, (int, float)) and math.isfinite(r)]
+        self.bar.set_postfix_str(f"best reward {max(rewards):.4f}" if rewards else "no trial complete yet")
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+__all__ = ["SearchConfig", "SearchResult", "SearchInterrupted", "MixsearchError", "parse_objectives",
+           "resume_config", "run_search", "build_problem"]

@@ -1,0 +1,132 @@
+"""ProxyConfig: every setting of the proxy training, with defaults chosen by measurement.
+
+The defaults (benchmarks/bench_proxy.py, benchmarks/results_proxy.md) train a half-width copy of
+the candidate for a few epochs on distorted 32x32 digits: about 10-25 s per candidate on 2 cores.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import ProxyConfigError
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """How a candidate is trained and scored.
+
+    dataset: 'digits', a path, or 'imagefolder:'/'cifar:'/'npz:' + path (see datasets.py).
+    resolution / width_mult: the proxy's input size and channel scale; the block structure is kept.
+    stem_stride: None = 1 below 64 px (small inputs keep their detail), else the arch's own.
+    data_fraction: share of the training split used; val_fraction: share held out (stratified).
+    shift / rotate / scale / noise: random distortion of training images each epoch, and one fixed
+    draw on the validation images when distort_val (augment.py).
+    divergence_factor: a batch loss above this many times max(first loss, ln classes) is divergence.
+    time_limit_s: per candidate, checked between batches; None = no limit.
+    bn_batches: training batches that recompute BN statistics before each validation (0 = off).
+    threads: torch.set_num_threads for the evaluation (restored after); None = leave as is.
+    """
+
+    dataset: str = "digits"
+    resolution: int = 32
+    epochs: int = 3
+    batch_size: int = 64
+    width_mult: float = 0.5
+    stem_stride: int | None = None
+    data_fraction: float = 1.0
+    val_fraction: float = 0.2
+    shift: float = 0.12
+    rotate: float = 20.0
+    scale: float = 0.15
+    noise: float = 0.4
+    distort_val: bool = True
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-5
+    schedule: str = "onecycle"
+    label_smoothing: float = 0.0
+    bn_momentum: float = 0.1
+    bn_batches: int = 4
+    seed: int = 0
+    split_seed: int = 0
+    threads: int | None = None
+    time_limit_s: float | None = 300.0
+    divergence_factor: float = 10.0
+    deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        _int("resolution", self.resolution, 8)
+        _int("epochs", self.epochs, 1)
+        _int("batch_size", self.batch_size, 2)
+        _number("width_mult", self.width_mult, 0.05, 8.0)
+        if self.stem_stride not in (None, 1, 2):
+            raise ProxyConfigError(f"proxy.stem_stride: got {self.stem_stride!r}, allowed: null (auto), 1, 2")
+        _number("data_fraction", self.data_fraction, 1e-6, 1.0)
+        _number("val_fraction", self.val_fraction, 1e-6, 0.9)
+        _number("shift", self.shift, 0.0, 0.5)
+        _number("rotate", self.rotate, 0.0, 180.0)
+        _number("scale", self.scale, 0.0, 0.9)
+        _number("noise", self.noise, 0.0, 10.0)
+        _bool("distort_val", self.distort_val)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _number("lr", self.lr, 1e-9, 1e9)
+        _number("momentum", self.momentum, 0.0, 0.999)
+        _number("weight_decay", self.weight_decay, 0.0, 1.0)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _number("label_smoothing", self.label_smoothing, 0.0, 0.5)
+        _number("bn_momentum", self.bn_momentum, 0.0, 1.0)
+        _int("bn_batches", self.bn_batches, 0)
+        _int("seed", self.seed, 0)
+        _int("split_seed", self.split_seed, 0)
+        if self.threads is not None:
+            _int("threads", self.threads, 1)
+        if self.time_limit_s is not None:
+            _number("time_limit_s", self.time_limit_s, 0.0, 1e9)
+        _number("divergence_factor", self.divergence_factor, 1.0, 1e9)
+        _bool("deterministic", self.deterministic)
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ProxyConfigError(f"proxy.dataset: got {self.dataset!r}; expected 'digits' or a dataset path")
+
+    def replace(self, **changes: Any) -> "ProxyConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ProxyConfig":
+        if not isinstance(data, Mapping):
+            raise ProxyConfigError(f"proxy: expected a mapping of proxy settings, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ProxyConfigError(f"proxy.{unknown[0]}: unknown key; allowed keys: {', '.join(names)}")
+        return cls(**data)
+
+
+def _int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ProxyConfigError(f"proxy.{name}: got {value!r}; expected an integer >= {minimum}")
+
+
+def _number(name: str, value: Any, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ProxyConfigError(f"proxy.{name}: got {value!r}; expected a number in [{lo:g}, {hi:g}]")
+
+
+def _bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ProxyConfigError(f"proxy.{name}: got {value!r}; expected true or false")
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ProxyConfigError(f"proxy.{name}: got {value!r}; allowed: {', '.join(allowed)}")

@@ -1,0 +1,71 @@
+"""The proxy model of a candidate and the torch settings it runs under (shared by training and
+the zero-cost scores)."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from mixsearch.search_space import ArchSpec, build_model
+
+from .config import ProxyConfig
+from .datasets import SplitData, load_split
+
+# Below this input size the stem keeps full resolution (the issue's "first stride removed"):
+# at 32 px a stride-2 stem leaves 1x1 maps before the last stage.
+SMALL_INPUT = 64
+
+
+def proxy_arch(arch: ArchSpec, config: ProxyConfig, data: SplitData) -> ArchSpec:
+    """The candidate's blocks unchanged; input, classes, width and stem stride adapted to the proxy task."""
+    stem_stride = config.stem_stride or (1 if config.resolution < SMALL_INPUT else arch.stem_stride)
+    width = min(8.0, max(0.05, arch.width_mult * config.width_mult))
+    return arch.replace(resolution=config.resolution, num_classes=data.num_classes, in_chans=data.channels,
+                        width_mult=width, stem_stride=stem_stride)
+
+
+def load_data(config: ProxyConfig) -> SplitData:
+    return load_split(config.dataset, config.resolution, config.val_fraction, config.data_fraction, config.split_seed)
+
+
+def build_proxy_model(arch: ArchSpec, config: ProxyConfig) -> nn.Module:
+    """The candidate's module, seeded, with three proxy-only adaptations that change no structure:
+    - BN momentum raised from the reference's 0.01: a proxy run has only a few hundred steps.
+    - the classifier drawn from U(+-1/sqrt(fan_in)) instead of the reference's U(+-1/sqrt(classes)):
+      with 10 classes the reference gives initial logits of std ~6 and a loss of ~6 instead of ln 10.
+    - channels-last memory layout: measured 1.7-1.9x faster training steps on CPU (bench_proxy.py).
+    """
+    torch.manual_seed(config.seed)
+    model = build_model(arch)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = config.bn_momentum
+    classifier = model.head.classifier
+    bound = 1.0 / classifier.in_features ** 0.5
+    with torch.no_grad():
+        classifier.weight.uniform_(-bound, bound, generator=torch.Generator().manual_seed(config.seed))
+    return model.to(memory_format=torch.channels_last)
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+@contextlib.contextmanager
+def torch_settings(config: ProxyConfig) -> Iterator[None]:
+    """Threads and deterministic algorithms for one evaluation; the caller's settings come back after."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        if config.deterministic:
+            # warn_only: an op without a deterministic kernel must not turn into a candidate failure.
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)

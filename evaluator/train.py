@@ -1,0 +1,207 @@
+"""Proxy training of one candidate: a few seeded epochs, a report after each, failures as results.
+
+Everything the candidate does wrong (NaN, divergence, out of memory, too slow, any exception while
+building or running it) ends that candidate with a typed `Failure`; the process goes on. Bad data
+or settings are the user's to fix and raise (DatasetError, ProxyConfigError). An exception raised
+by `report` (a pruner's TrialPruned, Ray's stop) propagates untouched.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mixsearch.search_space import ArchSpec, count_flops, count_params
+
+from .augment import distort
+from .config import ProxyConfig
+from .datasets import SplitData
+from .proxy import build_proxy_model, channels_last, load_data, proxy_arch, torch_settings
+from .result import EvalResult, Failure
+
+Report = Callable[[int, dict[str, float]], Any]
+VAL_BATCH = 256
+# Messages of allocation failures that torch raises as a plain RuntimeError.
+OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+class CandidateFailure(Exception):
+    """Raised inside the training loop; turned into a Failure of the result."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.failure = Failure(kind, message)
+
+
+def failure_from_exception(err: BaseException) -> Failure:
+    if isinstance(err, CandidateFailure):
+        return err.failure
+    text = f"{type(err).__name__}: {err}".strip()
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)) or (
+            isinstance(err, RuntimeError) and any(m in str(err).lower() for m in OOM_MESSAGES)):
+        return Failure("oom", text)
+    return Failure("error", text)
+
+
+def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report | None = None) -> EvalResult:
+    """Train the proxy of `arch` and return its final validation accuracy, curve and cost."""
+    config = config or ProxyConfig()
+    start = time.monotonic()
+    data = load_data(config)
+    costs = {"params": count_params(arch), "flops": count_flops(arch)}
+    curve: list[dict[str, float]] = []
+    with torch_settings(config):
+        # The proxy's width may make a grouped conv impossible: that is the candidate's failure too.
+        run, failure = _guarded(lambda: _Run(proxy_arch(arch, config, data), config, data, start))
+        if run is not None:
+            costs.update(proxy_params=count_params(run.arch), proxy_flops=count_flops(run.arch))
+        for epoch in range(config.epochs if failure is None else 0):
+            metrics, failure = _guarded(lambda: run.epoch(epoch))
+            if failure is not None:
+                break
+            curve.append(metrics)
+            if report is not None:  # outside _guarded: a pruner's exception must reach the caller
+                report(epoch, dict(metrics))
+    seconds = time.monotonic() - start
+    if failure is None:
+        return EvalResult(accuracy=curve[-1]["val_accuracy"], val_loss=curve[-1]["val_loss"], curve=curve,
+                          seconds=seconds, **costs)
+    return EvalResult(accuracy=0.0, val_loss=None, curve=curve, seconds=seconds, failure=failure, **costs)
+
+
+def _guarded(step: Callable[[], Any]) -> tuple[Any, Failure | None]:
+    """Run one step of the candidate; any exception it raises becomes its Failure."""
+    try:
+        return step(), None
+    except Exception as err:
+        return None, failure_from_exception(err)
+
+
+class _Run:
+    """The model, optimiser, schedule and data streams of one proxy training."""
+
+    def __init__(self, arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float):
+        self.arch, self.config, self.data, self.start = arch, config, data, start
+        self.model = build_proxy_model(arch, config)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        n = len(data.train_y)
+        self.batch_size = min(config.batch_size, n)
+        self.batches = n // self.batch_size  # drop the ragged last batch: BN needs > 1 sample
+        self.optimizer = _optimizer(self.model, config)
+        self.scheduler = _scheduler(self.optimizer, config, config.epochs * self.batches)
+        self.val_x = data.val_x
+        if config.distort_val:
+            # One fixed draw, independent of the training seed: every candidate sees the same task.
+            val_gen = torch.Generator().manual_seed(10_007 + config.split_seed)
+            self.val_x = self.distort(data.val_x, val_gen)
+        self.loss_limit: float | None = None
+
+    def distort(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        c = self.config
+        return distort(x, generator, c.shift, c.rotate, c.scale, c.noise)
+
+    def check_time(self, where: str) -> None:
+        limit = self.config.time_limit_s
+        if limit is not None and time.monotonic() - self.start > limit:
+            raise CandidateFailure("timeout", f"time limit of {limit:g} s exceeded {where}")
+
+    def epoch(self, epoch: int) -> dict[str, float]:
+        config, data = self.config, self.data
+        epoch_start = time.monotonic()
+        self.model.train()
+        order = torch.randperm(len(data.train_y), generator=self.generator)
+        total = 0.0
+        for b in range(self.batches):
+            self.check_time(f"at epoch {epoch} batch {b}")
+            index = order[b * self.batch_size:(b + 1) * self.batch_size]
+            x = channels_last(self.distort(data.train_x[index], self.generator))
+            loss = F.cross_entropy(self.model(x), data.train_y[index], label_smoothing=config.label_smoothing)
+            value = float(loss.detach())
+            self.check_loss(value, epoch, b)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            total += value
+        self.recalibrate_batch_norm(order, epoch)
+        val_loss, val_accuracy = self.validate(epoch)
+        return {"epoch": epoch, "train_loss": total / self.batches, "val_loss": val_loss,
+                "val_accuracy": val_accuracy, "lr": self.optimizer.param_groups[0]["lr"],
+                "seconds": time.monotonic() - epoch_start}
+
+    def check_loss(self, value: float, epoch: int, batch: int) -> None:
+        if not math.isfinite(value):
+            raise CandidateFailure("nan", f"training loss is {value} at epoch {epoch} batch {batch}")
+        if self.loss_limit is None:
+            # Relative to where training started, and never below chance level.
+            self.loss_limit = self.config.divergence_factor * max(value, math.log(self.data.num_classes))
+        elif value > self.loss_limit:
+            raise CandidateFailure("diverged", f"training loss {value:.4g} exceeds {self.loss_limit:.4g} "
+                                   f"(divergence_factor x initial loss) at epoch {epoch} batch {batch}")
+
+    @torch.no_grad()
+    def recalibrate_batch_norm(self, order: torch.Tensor, epoch: int) -> None:
+        """Exact BN statistics of the current weights from a few training batches before validating.
+
+        Running averages lag behind weights that move fast under a short, high-LR schedule; measured
+        validation losses of 1e3-1e6 after the first epoch came from that lag, not from the network.
+        (The same recalibration as Once-for-All's subnet evaluation.)"""
+        batch_norms = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm2d)]
+        saved = [m.momentum for m in batch_norms]
+        for m in batch_norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+        self.model.eval()  # dropout off, so calibration draws nothing from the global RNG
+        for m in batch_norms:
+            m.train()
+        size = self.batch_size
+        for b in range(min(self.config.bn_batches, self.batches)):
+            self.check_time(f"while calibrating batch norm after epoch {epoch}")
+            index = order[b * size:(b + 1) * size]
+            # Distorted like training, but from a fixed stream, so calibration does not shift the
+            # training draws and every epoch is calibrated on the same kind of images.
+            x = self.distort(self.data.train_x[index], torch.Generator().manual_seed(self.config.seed + b))
+            self.model(channels_last(x))
+        for m, momentum in zip(batch_norms, saved):
+            m.momentum = momentum
+
+    @torch.no_grad()
+    def validate(self, epoch: int) -> tuple[float, float]:
+        self.model.eval()
+        loss_sum, correct, n = 0.0, 0, len(self.data.val_y)
+        for b in range(0, n, VAL_BATCH):
+            self.check_time(f"while validating epoch {epoch}")
+            logits = self.model(channels_last(self.val_x[b:b + VAL_BATCH]))
+            labels = self.data.val_y[b:b + VAL_BATCH]
+            loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
+            correct += int((logits.argmax(1) == labels).sum())
+        val_loss = loss_sum / n
+        if not math.isfinite(val_loss):
+            raise CandidateFailure("nan", f"validation loss is {val_loss} after epoch {epoch}")
+        return val_loss, correct / n
+
+
+def _optimizer(model: nn.Module, config: ProxyConfig) -> torch.optim.Optimizer:
+    # No weight decay on BN parameters and biases (1-D tensors), as in the reference training.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, config: ProxyConfig, steps: int):
+    if config.schedule == "onecycle":
+        # Momentum cycles with the LR (the one-cycle recipe) unless plain SGD has none to cycle.
+        cycle = config.optimizer == "adamw" or config.momentum > 0
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(1, steps),
+                                                   cycle_momentum=cycle)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+    return None

@@ -1,0 +1,122 @@
+"""Build, resume or extend a latency table for a search space.
+
+Only entries the file at `out` lacks are measured, so an interrupted build resumes where it stopped
+and a table of a grown space measures just the new entries. The file is rewritten atomically every
+`save_every_s` seconds, so a kill loses at most that much work.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .calibrate import calibrate_table
+from .entries import Entry, entries_of
+from .errors import LatencyTableError
+from .measure import Settings, time_round_robin
+from .runtimes import Runtime
+from .table import SCHEMA_VERSION, LatencyTable, load_table
+
+# Settings a resumed table must share with the new measurements, or its entries are not comparable.
+MUST_MATCH = ("runtime", "threads", "batch", "resolution", "granularity", "device", "clock")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def new_metadata(space, space_source: str, runtime: Runtime, batch: int, granularity: str,
+                 settings: Settings) -> dict[str, Any]:
+    return {
+        "runtime": runtime.name, "runtime_version": runtime.version(), "device": runtime.device(),
+        "threads": runtime.threads, "clock": runtime.clock, "batch": batch, "resolution": space.resolution,
+        "granularity": granularity,
+        "space": {"name": space.name, "fingerprint": space.fingerprint(), "source": space_source},
+        "created": _now(), "updated": _now(), "unit": "ms", "statistic": "median", "spread": "iqr",
+        "measurement": settings.to_dict(),
+        "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def _existing(out: Path, metadata: dict[str, Any]) -> LatencyTable | None:
+    if not out.exists():
+        return None
+    table = load_table(out)
+    for field in MUST_MATCH:
+        if table.metadata.get(field) != metadata[field]:
+            raise LatencyTableError(
+                f"{out}: metadata.{field} is {table.metadata.get(field)!r} but this build uses {metadata[field]!r}; "
+                f"its entries cannot be reused: pass another --out, or delete {out} to start afresh")
+    return table
+
+
+def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings: Settings, seed: int,
+                    on_group=None, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Measure entries in round-robin groups; `on_group(results_so_far)` after each group."""
+    from tqdm import tqdm
+
+    settings = settings.for_runtime(runtime)
+    generator = torch.Generator().manual_seed(seed)
+    results: dict[str, dict[str, Any]] = {}
+    with tqdm(total=len(entries), desc=f"latency {runtime.name}", unit="entry", disable=not progress,
+              file=sys.stderr) as bar:
+        for start in range(0, len(entries), settings.group):
+            group = entries[start:start + settings.group]
+            runs = [runtime.prepare(*entry.make(batch, generator)) for entry in group]
+            for entry, stats in zip(group, time_round_robin(runtime, runs, settings)):
+                results[entry.signature] = stats.to_dict()
+            bar.update(len(group))
+            if on_group:
+                on_group(results)
+    return results
+
+
+def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source: str = "", batch: int = 1,
+                granularity: str = "op", settings: Settings = Settings(), calibration_archs: int = 16,
+                seed: int = 0, save_every_s: float = 5.0, progress: bool = True,
+                limit: int | None = None) -> LatencyTable:
+    """Measure every entry the space needs that `out` lacks, fit the calibration, save `out`.
+
+    limit: stop after measuring this many new entries (the table stays resumable); None = all.
+    """
+    out = Path(out)
+    settings = settings.for_runtime(runtime)
+    if batch < 1:
+        raise LatencyTableError(f"--batch: got {batch}, expected an integer >= 1")
+    metadata = new_metadata(space, space_source or space.name, runtime, batch, granularity, settings)
+    table = _existing(out, metadata)
+    known: dict[str, dict[str, Any]] = dict(table.entries) if table else {}
+    if table:
+        metadata["created"] = table.metadata.get("created", metadata["created"])
+    needed = entries_of(space.possible_layers(), granularity)
+    missing = [entry for signature, entry in needed.items() if signature not in known]
+    # A fixed shuffle, so each round-robin group mixes early (large) and late (small) layers.
+    order = np.random.default_rng(seed).permutation(len(missing))
+    missing = [missing[i] for i in order][:limit]
+    same_space = table is not None and table.metadata["space"].get("fingerprint") == space.fingerprint()
+    calibration = table.calibration if same_space else None
+    last_save = time.monotonic()
+
+    def save(results: dict[str, dict[str, Any]], final: bool = False) -> LatencyTable:
+        nonlocal last_save
+        current = LatencyTable({**metadata, "updated": _now()}, {**known, **results}, calibration, str(out))
+        if final or time.monotonic() - last_save >= save_every_s:
+            current.save(out)
+            last_save = time.monotonic()
+        return current
+
+    results = measure_entries(missing, runtime, batch, settings, seed, on_group=save, progress=progress)
+    table = save(results, final=True)
+    complete = not table.missing(space.possible_layers())
+    if complete and (calibration is None or results):
+        table.set_calibration(calibrate_table(table, space, runtime, calibration_archs, seed, settings))
+        table.save(out)
+    return table

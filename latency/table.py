@@ -1,0 +1,230 @@
+"""A latency table: measured entries keyed by signature, metadata, calibration; the predictor.
+
+The file is JSON (a subset of YAML, so any YAML reader loads it too); JSON because a table holds
+thousands of entries and json loads them ~100x faster than yaml.safe_load. Format: latency/FORMAT.md.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from mixsearch.search_space.arch_io import write_atomic
+from mixsearch.search_space.layers import Layer, block_layers, resolve_layers
+from mixsearch.search_space.spec import ArchSpec
+
+from .errors import LatencyTableError
+from .signature import GRANULARITIES, entry_signatures
+
+SCHEMA_VERSION = 1
+KIND = "latency_table"
+REQUIRED_METADATA = ("runtime", "threads", "batch", "resolution", "granularity", "space")
+MAX_CACHED_BLOCKS = 1_000_000
+
+
+def build_command(metadata: dict, out: str, space: str | None = None) -> str:
+    """The exact CLI call that measures whatever the table at `out` lacks (it resumes/extends `out`)."""
+    built_for = metadata.get("space", {})
+    space = space or built_for.get("source") or built_for.get("name", "default")
+    return (f"mixsearch latency build --space {space} --runtime {metadata.get('runtime', 'eager')} "
+            f"--threads {metadata.get('threads', 1)} --clock {metadata.get('clock', 'wall')} "
+            f"--batch {metadata.get('batch', 1)} --granularity {metadata.get('granularity', 'op')} --out {out}")
+
+
+class LatencyTable:
+    """Predicts the latency (ms) of an architecture as the calibrated sum of its entries."""
+
+    def __init__(self, metadata: dict[str, Any], entries: dict[str, dict[str, Any]],
+                 calibration: dict[str, Any] | None = None, source: str = "<table>"):
+        self.metadata = metadata
+        self.entries = entries
+        self.calibration = calibration
+        self.source = source
+        self.granularity = metadata["granularity"]
+        self._scale, self._offset = _calibration_terms(calibration)
+        self._layer_ms: dict[Layer, float] = {}
+        # (BlockSpec, in_chs, in_size, width_mult) -> (summed ms, out_chs, out_size): predict()
+        # then needs no resolve_layers for blocks it has seen, only dict lookups.
+        self._block_cache: dict[tuple, tuple[float, int, int]] = {}
+        self._stem_cache: dict[tuple, tuple[float, int, int]] = {}
+        self._head_cache: dict[tuple, float] = {}
+
+    # ---- lookups ---------------------------------------------------------------------------------
+    def entry_ms(self, signature: str) -> float:
+        entry = self.entries.get(signature)
+        if entry is None:
+            raise LatencyTableError(
+                f"{self.source}: no entry {signature!r} (runtime {self.metadata['runtime']}, "
+                f"{self.metadata['threads']} thread(s), batch {self.metadata['batch']}); measure it with: "
+                f"{build_command(self.metadata, self.source)} (if the architecture lies outside space "
+                f"{self.metadata['space'].get('name')!r}, give a --space that contains it)")
+        return entry["ms"]
+
+    def layer_ms(self, layer: Layer) -> float:
+        """Uncalibrated latency of one resolved layer: the sum of its entries."""
+        ms = self._layer_ms.get(layer)
+        if ms is None:
+            ms = sum(self.entry_ms(s) for s in entry_signatures(layer, self.granularity))
+            self._layer_ms[layer] = ms
+        return ms
+
+    def missing(self, layers: Iterable[Layer]) -> list[str]:
+        """Signatures the layers need that the table lacks, sorted."""
+        need = {s for layer in layers for s in entry_signatures(layer, self.granularity)}
+        return sorted(need - self.entries.keys())
+
+    def calibrate(self, raw_ms: float) -> float:
+        return self._scale * raw_ms + self._offset
+
+    def predict_layers_raw(self, layers: Iterable[Layer]) -> float:
+        return sum(self.layer_ms(layer) for layer in layers)
+
+    def predict_layers(self, layers: Iterable[Layer]) -> float:
+        return self.calibrate(self.predict_layers_raw(layers))
+
+    def set_calibration(self, calibration: dict[str, Any] | None) -> None:
+        self.calibration = calibration
+        self._scale, self._offset = _calibration_terms(calibration)
+
+    def predict_raw(self, arch: ArchSpec) -> float:
+        """Sum of the arch's entries, before calibration."""
+        stem = self._stem_cache.get((arch.in_chans, arch.stem_chs, arch.stem_stride, arch.width_mult,
+                                     arch.resolution, arch.act))
+        if stem is None:
+            return self._fill_caches(arch)
+        total, chs, size = stem
+        for i, block in enumerate(arch.blocks):
+            key = (block, chs, size, arch.width_mult)
+            hit = self._block_cache.get(key)
+            if hit is None:
+                if len(self._block_cache) > MAX_CACHED_BLOCKS:  # bounded memory over endless searches
+                    self._block_cache.clear()
+                # resolve just this block, exactly as resolve_layers would
+                rows = block_layers(block, chs, size, arch.width_mult, f"blocks[{i}]")
+                hit = self._block_cache[key] = (sum(self.layer_ms(row) for row in rows), rows[-1].out_chs,
+                                                 rows[-1].out_size)
+            total += hit[0]
+            chs, size = hit[1], hit[2]
+        head = self._head_cache.get((chs, size, arch.head_chs, arch.act, arch.num_classes))
+        if head is None:
+            return self._fill_caches(arch)
+        return total + head
+
+    def predict(self, arch: ArchSpec) -> float:
+        """Predicted latency of the whole network in milliseconds."""
+        return self.calibrate(self.predict_raw(arch))
+
+    def _fill_caches(self, arch: ArchSpec) -> float:
+        layers = resolve_layers(arch)
+        stem, head = layers[0], layers[-1]
+        self._stem_cache[(arch.in_chans, arch.stem_chs, arch.stem_stride, arch.width_mult, arch.resolution,
+                          arch.act)] = (self.layer_ms(stem), stem.out_chs, stem.out_size)
+        position = 1
+        for block in arch.blocks:
+            rows = layers[position:position + block.repeats]
+            position += block.repeats
+            self._block_cache[(block, rows[0].in_chs, rows[0].in_size, arch.width_mult)] = (
+                sum(self.layer_ms(row) for row in rows), rows[-1].out_chs, rows[-1].out_size)
+        self._head_cache[(head.in_chs, head.in_size, head.head_chs, head.act, head.num_classes)] = self.layer_ms(head)
+        return sum(self.layer_ms(layer) for layer in layers)
+
+    # ---- compatibility ---------------------------------------------------------------------------
+    def check_space(self, space) -> None:
+        """Raise unless the table was built for this space (fingerprint) at its resolution."""
+        built = self.metadata["space"]
+        if self.metadata["resolution"] != space.resolution:
+            raise LatencyTableError(
+                f"{self.source}: metadata.resolution is {self.metadata['resolution']} but space {space.name!r} "
+                f"uses {space.resolution}; build a table for it: "
+                f"{build_command(self.metadata, 'TABLE.json', space='<that space>')}")
+        if built.get("fingerprint") != space.fingerprint():
+            raise LatencyTableError(
+                f"{self.source}: built for space {built.get('name')!r} (fingerprint "
+                f"{str(built.get('fingerprint'))[:12]}), not for space {space.name!r} (fingerprint "
+                f"{space.fingerprint()[:12]}); extend it with: "
+                f"{build_command(self.metadata, self.source, space='<that space>')}")
+
+    # ---- file ------------------------------------------------------------------------------------
+    def to_document(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "kind": KIND, "metadata": self.metadata,
+                "calibration": self.calibration, "entries": dict(sorted(self.entries.items()))}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_document(), indent=1) + "\n"
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_atomic(path, self.dumps())
+
+
+def _calibration_terms(calibration: dict | None) -> tuple[float, float]:
+    if not calibration:
+        return 1.0, 0.0
+    return float(calibration.get("scale", 1.0)), float(calibration.get("offset_ms", 0.0))
+
+
+def _fail(source: str, field: str, message: str) -> LatencyTableError:
+    return LatencyTableError(f"{source}: {field}: {message}")
+
+
+def table_from_document(doc: Any, source: str) -> LatencyTable:
+    """Strictly validated table; errors name the file and field."""
+    if not isinstance(doc, dict):
+        raise _fail(source, "<root>", f"expected a JSON object (a latency table), got {type(doc).__name__}")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise _fail(source, "schema_version", f"got {version!r}, this mixsearch reads {SCHEMA_VERSION}; "
+                                              f"rebuild the table with `mixsearch latency build`")
+    if doc.get("kind") != KIND:
+        raise _fail(source, "kind", f"got {doc.get('kind')!r}, expected {KIND!r}")
+    unknown = sorted(set(doc) - {"schema_version", "kind", "metadata", "calibration", "entries"})
+    if unknown:
+        raise _fail(source, unknown[0], "unknown key; allowed: schema_version, kind, metadata, calibration, entries")
+    metadata = doc.get("metadata")
+    if not isinstance(metadata, dict):
+        raise _fail(source, "metadata", "expected an object")
+    for field in REQUIRED_METADATA:
+        if field not in metadata:
+            raise _fail(source, f"metadata.{field}", "required field is missing (see latency/FORMAT.md)")
+    if metadata["granularity"] not in GRANULARITIES:
+        raise _fail(source, "metadata.granularity", f"got {metadata['granularity']!r}, allowed: {', '.join(GRANULARITIES)}")
+    if not isinstance(metadata["space"], dict):
+        raise _fail(source, "metadata.space", "expected an object with name and fingerprint")
+    calibration = doc.get("calibration")
+    if calibration is not None:
+        if not isinstance(calibration, dict):
+            raise _fail(source, "calibration", "expected an object or null")
+        for field in ("scale", "offset_ms"):
+            value = calibration.get(field, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise _fail(source, f"calibration.{field}", f"expected a finite number, got {value!r}")
+    entries = doc.get("entries")
+    if not isinstance(entries, dict):
+        raise _fail(source, "entries", "expected an object of signature -> {ms, iqr_ms, runs}")
+    for signature, entry in entries.items():
+        if not isinstance(entry, dict) or "ms" not in entry:
+            raise _fail(source, f"entries[{signature!r}]", f"expected an object with 'ms', got {entry!r}")
+        ms = entry["ms"]
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms) or ms < 0:
+            raise _fail(source, f"entries[{signature!r}].ms", f"expected a finite number >= 0, got {ms!r}")
+    return LatencyTable(metadata, entries, calibration, source)
+
+
+def loads_table(text: str, source: str = "<string>") -> LatencyTable:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _fail(source, "<root>", f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    return table_from_document(doc, source)
+
+
+def load_table(path: str | os.PathLike) -> LatencyTable:
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise LatencyTableError(f"{path}: latency table not found; build one with "
+                                f"`mixsearch latency build --space default --out {path}`") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise LatencyTableError(f"{path}: cannot read the latency table ({err.__class__.__name__})") from None
+    return loads_table(text, str(path))

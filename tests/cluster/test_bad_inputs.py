@@ -1,0 +1,130 @@
+"""Bad-input battery: each case runs the real CLI (`mixsearch.cli.main`) and must end with exit code
+2, one `error:` line that names the problem (checked by the words it must contain), no traceback,
+and nothing written in the working folder (the run folder included)."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import yaml
+
+from mixsearch.cli import main
+
+TINY_SPACE = {
+    "schema_version": 1, "kind": "space", "name": "tiny_space", "resolution": 32, "num_classes": 10,
+    "in_chans": 3, "stem_chs": 8, "stem_stride": 2, "head_chs": 32, "act": "relu", "dropout": 0.0,
+    "stages": [{"block_type": "ds", "stride": 1, "depth": [1], "width": [8], "kernels": [[3]], "exp_ratio": [1]},
+               {"stride": 2, "depth": [1], "width": [16], "kernels": [[3], [3, 5]], "exp_ratio": [3]}],
+}
+TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1}
+# Every `run` case starts from a valid, cheap command; the case's own flags come last and win.
+RUN = ["run", "--runs-dir", "runs", "--name", "case", "--trials", "1", "--target-flops", "300M", "--no-progress",
+       "--proxy", "{inputs}/tiny_proxy.yaml"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Input files for the cases, outside the folder each case runs in."""
+    folder = tmp_path_factory.mktemp("inputs")
+    dump = lambda name, data: (folder / name).write_text(yaml.safe_dump(data, sort_keys=False))  # noqa: E731
+    dump("tiny_space.yaml", TINY_SPACE)
+    dump("tiny_proxy.yaml", TINY_PROXY)
+    (folder / "bad_yaml.yaml").write_text("kind: space\nstages: [\n  - {depth: [1\n")
+    dump("unknown_key_space.yaml", {**TINY_SPACE, "colour": "red"})
+    dump("wrong_type_space.yaml", {**TINY_SPACE, "stages": [{**TINY_SPACE["stages"][0], "depth": "two"}]})
+    dump("proxy_bad_key.yaml", {**TINY_PROXY, "colour": "red"})
+    dump("proxy_bad_value.yaml", {**TINY_PROXY, "lr": -1})
+    (folder / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
+    (folder / "blocker").write_text("a regular file where a folder is expected\n")
+    (folder / "corrupt_table.json").write_text("{\"schema_version\": 1, \"entries\": [")
+    dump("bad_arch.yaml", {"name": "x", "blocks": ["ds_r1_k3_s1_c16"], "colour": "red"})
+    assert main(["latency", "build", "--space", str(folder / "tiny_space.yaml"), "--warmup", "0", "--runs", "1",
+                 "--calibrate", "0", "--out", str(folder / "tiny_table.json"), "--quiet"]) == 0
+    other = {**TINY_SPACE, "name": "other_space", "stages": [TINY_SPACE["stages"][0],
+                                                             {**TINY_SPACE["stages"][1], "width": [24]}]}
+    dump("other_space.yaml", other)
+    assert main(["latency", "build", "--space", str(folder / "other_space.yaml"), "--warmup", "0", "--runs", "1",
+                 "--calibrate", "0", "--out", str(folder / "other_table.json"), "--quiet"]) == 0
+    table = json.loads((folder / "tiny_table.json").read_text())
+    (folder / "future_table.json").write_text(json.dumps({**table, "schema_version": 99}))
+    return folder
+
+
+# (case id, argv, words the error line must contain (case-insensitive))
+CASES = [
+    ("space-malformed-yaml", RUN + ["--space", "{inputs}/bad_yaml.yaml"], ["bad_yaml.yaml"]),
+    ("space-unknown-key", RUN + ["--space", "{inputs}/unknown_key_space.yaml"], ["colour"]),
+    ("space-wrong-type", RUN + ["--space", "{inputs}/wrong_type_space.yaml"], ["depth"]),
+    ("space-missing-file", RUN + ["--space", "{inputs}/no_such_space.yaml"], ["no_such_space"]),
+    ("space-unknown-name", RUN + ["--space", "nosuchspace"], ["nosuchspace"]),
+    ("flops-garbage", RUN + ["--target-flops", "abc"], ["abc", "300M"]),
+    ("flops-negative", RUN + ["--target-flops=-5M"], ["-5M", "300M"]),
+    ("flops-unknown-unit", RUN + ["--target-flops", "300X"], ["300X", "300M"]),
+    ("flops-zero", RUN + ["--target-flops", "0"], ["0", "300M"]),
+    ("flops-below-space-min", RUN + ["--target-flops", "1k"], ["smallest"]),
+    ("flops-below-tiny-space-min", RUN + ["--space", "{inputs}/tiny_space.yaml", "--target-flops", "1k"],
+     ["smallest", "210752"]),
+    ("latency-without-table", RUN + ["--target-latency", "15ms"], ["--latency-table"]),
+    ("latency-bad-string", RUN + ["--target-latency", "fast", "--latency-table", "{inputs}/tiny_table.json"],
+     ["fast", "15ms"]),
+    ("table-for-another-resolution", RUN + ["--target-latency", "15ms", "--latency-table",
+                                            "{inputs}/tiny_table.json"], ["resolution", "latency build"]),
+    ("table-for-another-space", RUN + ["--space", "{inputs}/tiny_space.yaml", "--target-latency", "15ms",
+                                       "--latency-table", "{inputs}/other_table.json"], ["other_space"]),
+    ("table-future-schema", RUN + ["--space", "{inputs}/tiny_space.yaml", "--target-latency", "15ms",
+                                   "--latency-table", "{inputs}/future_table.json"], ["schema_version", "99"]),
+    ("table-corrupt", RUN + ["--target-latency", "15ms", "--latency-table", "{inputs}/corrupt_table.json"],
+     ["corrupt_table.json"]),
+    ("table-missing", RUN + ["--target-latency", "15ms", "--latency-table", "{inputs}/no_table.json"],
+     ["no_table.json"]),
+    ("dataset-missing", RUN + ["--dataset", "{inputs}/no_data.npz"], ["no_data.npz"]),
+    ("dataset-corrupt", RUN + ["--dataset", "{inputs}/corrupt.npz"], ["corrupt.npz"]),
+    ("ray-nothing-listening", RUN + ["--ray-address", "127.0.0.1:{port}"],
+     ["nothing is listening", "127.0.0.1:{port}", "ray start --head"]),
+    ("ray-malformed-address", RUN + ["--ray-address", "localhost"], ["HOST:PORT"]),
+    ("resume-missing-run", RUN + ["--resume", "--name", "ghost"], ["ghost"]),
+    ("bad-run-name", RUN + ["--name", "../escape"], ["--name"]),
+    ("proxy-unknown-key", RUN + ["--proxy", "{inputs}/proxy_bad_key.yaml"], ["colour"]),
+    ("proxy-bad-value", RUN + ["--proxy", "{inputs}/proxy_bad_value.yaml"], ["lr", "-1"]),
+    ("trials-zero", RUN + ["--trials", "0"], ["--trials"]),
+    ("time-budget-garbage", RUN + ["--time-budget", "forever"], ["forever", "30m"]),
+    ("objectives-unknown", RUN + ["--objectives", "accuracy,banana"], ["objectives"]),
+    ("sampler-unknown", RUN + ["--sampler", "annealing"], ["annealing"]),
+    ("runs-dir-under-a-file", RUN + ["--runs-dir", "{inputs}/blocker/runs"], ["blocker"]),
+    ("eval-missing-file", ["eval", "{inputs}/missing_arch.yaml"], ["missing_arch.yaml"]),
+    ("eval-unknown-key", ["eval", "{inputs}/bad_arch.yaml"], ["colour"]),
+    ("export-missing-file", ["export", "{inputs}/missing_arch.yaml", "--onnx", "out.onnx"], ["missing_arch.yaml"]),
+    ("show-missing-run", ["show", "runs/ghost"], ["ghost"]),
+    ("space-info-malformed", ["space", "info", "{inputs}/bad_yaml.yaml"], ["bad_yaml.yaml"]),
+    ("predict-table-for-another-space", ["latency", "predict", "--table", "{inputs}/tiny_table.json", "--space",
+                                         "{inputs}/other_space.yaml", "mixnet_s"], ["other_space"]),
+]
+
+
+@pytest.mark.parametrize("argv, words", [pytest.param(argv, words, id=name) for name, argv, words in CASES])
+def test_bad_input_is_refused_cleanly(argv, words, inputs, tmp_path, monkeypatch, capsys):
+    port = _free_port()
+    fill = lambda text: text.replace("{inputs}", str(inputs)).replace("{port}", str(port))  # noqa: E731
+    monkeypatch.chdir(tmp_path)
+    before_inputs = sorted(p.name for p in inputs.iterdir())
+    try:
+        code = main([fill(a) for a in argv])
+    except SystemExit as stop:  # argparse rejects some values itself (exit 2 with usage)
+        code = stop.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert code == 2, f"exit code {code}; stderr: {err[-500:]}"
+    error_lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, err
+    line = error_lines[0].lower()
+    for word in words:
+        assert fill(word).lower() in line, f"{fill(word)!r} not in: {error_lines[0]}"
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == []  # nothing half-written
+    assert sorted(p.name for p in inputs.iterdir()) == before_inputs

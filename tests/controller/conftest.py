@@ -1,0 +1,18 @@
+"""Shared fixtures: a proxy so small a candidate trains in well under a second."""
+import pytest
+import torch
+
+from mixsearch.evaluator import ProxyConfig
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def tiny_proxy() -> ProxyConfig:
+    return ProxyConfig(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, time_limit_s=60.0)

@@ -1,0 +1,55 @@
+"""A tiny search space (32x32, 10 classes) and real eager tables of it, measured once per session."""
+from __future__ import annotations
+
+import pytest
+
+from mixsearch.latency import Settings, build_table, make_runtime
+from mixsearch.search_space.space import loads_space
+
+TINY_SPACE = """
+name: tiny
+resolution: 32
+num_classes: 10
+stem_chs: 8
+head_chs: 32
+stages:
+- stride: 2
+  depth: [1, 2]
+  width: [8, 16]
+  kernels: [[3], [3, 5]]
+  exp_ratio: [1, 3]
+  se_ratio: [0, 0.25]
+  act: [relu, swish]
+- stride: 2
+  depth: [1]
+  width: [24]
+  kernels: [[3], [3, 5, 7]]
+  exp_ratio: [3]
+  exp_groups: [1, 2]
+"""
+
+# Few runs: tests check behaviour, never timing figures.
+FAST = Settings(warmup=1, runs=3, group=8)
+
+
+@pytest.fixture(scope="session")
+def fast_settings():
+    return FAST
+
+
+@pytest.fixture(scope="session")
+def tiny_space_text():
+    return TINY_SPACE
+
+
+@pytest.fixture(scope="session")
+def tiny_space():
+    return loads_space(TINY_SPACE, "tiny.yaml")
+
+
+@pytest.fixture(scope="session")
+def eager_table_path(tiny_space, tmp_path_factory):
+    path = tmp_path_factory.mktemp("latency") / "tiny_eager.json"
+    build_table(tiny_space, make_runtime("eager", 1), path, space_source="tiny.yaml", settings=FAST,
+                calibration_archs=2, progress=False)
+    return path

@@ -1,0 +1,94 @@
+"""Tables built and validated end to end on this CPU (eager and ONNX Runtime), resume and extend."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mixsearch.latency import (LatencyTableError, build_table, load_table, make_runtime, scatter_plot,
+                               validate_table)
+from mixsearch.search_space.space import loads_space
+
+
+def _check_validation(table, space, runtime, settings, tmp_path):
+    validation = validate_table(table, space, runtime, count=3, seed=5, settings=settings, progress=False)
+    summary = validation.summary()
+    assert summary["archs"] == 3 and 0 <= summary["within_10pct"] <= 1
+    assert all(math.isfinite(x) and x > 0 for x in validation.predicted_ms + validation.measured_ms)
+    # predictions and measurements are of the same networks: same order of magnitude (no timing goal)
+    assert all(0.1 < p / m < 10 for p, m in zip(validation.predicted_ms, validation.measured_ms))
+    plot = tmp_path / "scatter.png"
+    scatter_plot(validation, plot, "test")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eager_table_end_to_end(eager_table_path, tiny_space, tmp_path, fast_settings):
+    table = load_table(eager_table_path)
+    assert not table.missing(tiny_space.possible_layers())
+    assert table.calibration["kind"] in ("scale", "none") and table.calibration["fitted_on"] == 2
+    _check_validation(table, tiny_space, make_runtime("eager", 1), fast_settings, tmp_path)
+
+
+def test_onnxruntime_table_end_to_end(tiny_space, tmp_path, fast_settings):
+    runtime = make_runtime("onnxruntime", 1)
+    table = build_table(tiny_space, runtime, tmp_path / "ort.json", settings=fast_settings,
+                        calibration_archs=1, progress=False)
+    assert table.metadata["runtime"] == "onnxruntime" and "onnxruntime" in table.metadata["runtime_version"]
+    assert not table.missing(tiny_space.possible_layers())
+    _check_validation(load_table(tmp_path / "ort.json"), tiny_space, runtime, fast_settings, tmp_path)
+
+
+def test_resume_measures_only_what_is_missing(tiny_space, tmp_path, fast_settings):
+    out = tmp_path / "half.json"
+    runtime = make_runtime("eager", 1)
+    half = build_table(tiny_space, runtime, out, settings=fast_settings, calibration_archs=1, limit=10,
+                       save_every_s=0.0, progress=False)
+    on_disk = load_table(out)
+    assert len(on_disk.entries) == 10 and on_disk.calibration is None  # saved, resumable, not calibrated
+    assert on_disk.missing(tiny_space.possible_layers())
+    full = build_table(tiny_space, runtime, out, settings=fast_settings, calibration_archs=1, progress=False)
+    assert not full.missing(tiny_space.possible_layers()) and full.calibration is not None
+    assert {s: full.entries[s] for s in half.entries} == half.entries  # kept, not re-measured
+    assert full.metadata["created"] == half.metadata["created"]
+
+
+def test_extend_to_a_grown_space(eager_table_path, tiny_space, tiny_space_text, tmp_path, fast_settings):
+    out = tmp_path / "grown.json"
+    out.write_bytes(eager_table_path.read_bytes())
+    old = load_table(out)
+    grown = loads_space(tiny_space_text.replace("width: [24]", "width: [24, 32]"), "grown.yaml")
+    table = build_table(grown, make_runtime("eager", 1), out, settings=fast_settings, calibration_archs=1,
+                        progress=False)
+    new = set(table.entries) - set(old.entries)
+    assert new == set(old.missing(grown.possible_layers())) and new
+    assert {s: table.entries[s] for s in old.entries} == old.entries
+    load_table(out).check_space(grown)
+    with pytest.raises(LatencyTableError, match="fingerprint"):
+        load_table(out).check_space(tiny_space)
+
+
+def test_resume_refuses_other_settings(eager_table_path, tiny_space, tmp_path, fast_settings):
+    out = tmp_path / "copy.json"
+    out.write_bytes(eager_table_path.read_bytes())
+    with pytest.raises(LatencyTableError, match=r"metadata.batch is 1 but this build uses 2"):
+        build_table(tiny_space, make_runtime("eager", 1), out, batch=2, settings=fast_settings, progress=False)
+    with pytest.raises(LatencyTableError, match=r"metadata.runtime is 'eager' but this build uses 'onnxruntime'"):
+        build_table(tiny_space, make_runtime("onnxruntime", 1), out, settings=fast_settings, progress=False)
+
+
+def test_runtime_arguments_are_checked():
+    with pytest.raises(LatencyTableError, match="--threads"):
+        make_runtime("eager", 0)
+    with pytest.raises(LatencyTableError, match="--runtime"):
+        make_runtime("tflite", 1)
+    with pytest.raises(LatencyTableError, match="--clock cpu: needs --threads 1"):
+        make_runtime("eager", 2, "cpu")
+
+
+def test_cuda_runtime_is_guarded():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the guard does not apply")
+    with pytest.raises(LatencyTableError, match="no CUDA device"):
+        make_runtime("cuda", 1)
