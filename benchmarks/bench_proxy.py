@@ -11,6 +11,7 @@ task, same seed), and tau of each zero-cost proxy and of params/FLOPs against th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -40,6 +41,29 @@ def tau(x: list[float], y: list[float]) -> float:
         return float("nan")
     value = kendalltau(x, y).statistic
     return float("nan") if value is None else float(value)
+
+
+def load_rows(path: str, config: ProxyConfig) -> dict[str, dict]:
+    """Rows saved by an earlier run with the same proxy settings (threads and time limit aside)."""
+    if not os.path.exists(path):
+        return {}
+    key = _settings(config)
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    return {r["row"]["name"]: r["row"] for r in rows if r["settings"] == key}
+
+
+def save_row(path: str, config: ProxyConfig, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps({"settings": _settings(config), "row": {**row, "failure": _failure(row)}}) + "\n")
+
+
+def _settings(config: ProxyConfig) -> dict:
+    return {k: v for k, v in config.to_dict().items() if k not in ("threads", "time_limit_s")}
+
+
+def _failure(row: dict):
+    failure = row["failure"]
+    return failure.to_dict() if hasattr(failure, "to_dict") else failure
 
 
 def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: ProxyConfig,
@@ -97,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a ProxyConfig field (YAML value) for both trainings")
     parser.add_argument("--out", default=None, help="write the markdown table here (default: print only)")
+    parser.add_argument("--rows", default=None, help="JSON-lines file of finished archs: appended after each "
+                                                     "arch, and rows of the same settings are reused on a rerun")
     args = parser.parse_args(argv)
 
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -109,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     command = " ".join(sys.argv[1:] if argv is None else argv)
+    done = load_rows(args.rows, config) if args.rows else {}
     for arch in archs:
+        if arch.name in done:  # evaluations are deterministic: a saved row is what a rerun would give
+            rows.append(done[arch.name])
+            print(f"{arch.name}: from {args.rows}", flush=True)
+            continue
         zc_start = time.monotonic()
         scores = zero_cost_scores(arch, config)
         zc_seconds = time.monotonic() - zc_start
@@ -123,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{short.accuracy:.3f} loss {short.val_loss} {short.seconds:.1f}s | long {long.accuracy:.3f} "
               f"loss {long.val_loss} {long.seconds:.1f}s | zero-cost {zc_seconds:.1f}s "
               f"{ {k: round(v, 2) for k, v in scores.items()} }", flush=True)
+        if args.rows:
+            save_row(args.rows, config, rows[-1])
         if args.out:  # after every arch, so an interrupted run still leaves its figures
             write_atomic(args.out, summarize(rows, command, args, config, long_config, partial=len(rows) < len(archs)))
     print(summarize(rows, command, args, config, long_config, partial=False))

@@ -6,6 +6,7 @@ was training in state RUNNING (recovered by --resume).
 """
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any, Callable
 
@@ -51,13 +52,14 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, proposal: dict[str, Any]
         if scoring.multi_objective:  # Optuna prunes single-objective studies only
             return
         trial.report(reward, step=epoch)
-        if prune and trial.should_prune():
+        if prune and epoch < scoring.proxy.epochs and trial.should_prune():  # after the last, nothing to save
             raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
+    start = time.time()
     try:
         outcome = train_candidate(arch, proposal["mixsearch_measures"], scoring, on_epoch, curve=curve)
     except optuna.TrialPruned as err:
-        _set_attrs(trial, {"status": "pruned", "curve": curve, "failure": str(err),
+        _set_attrs(trial, {"status": "pruned", "curve": curve, "failure": str(err), "seconds": time.time() - start,
                            "reward": _last_intermediate(trial), **process_identity()})
         study.tell(trial, state=TrialState.PRUNED)
         return "pruned"
@@ -82,9 +84,14 @@ def _set_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
 
 def run_local(study: optuna.Study, proposer: Proposer, scoring: Scoring, trials: int, deadline: float | None,
               prune: bool, on_trial: Callable[[str], None] = lambda status: None) -> None:
-    """Run up to `trials` trainings, starting none after `deadline` (a time.time() value)."""
+    """Run up to `trials` trainings. With a `deadline` (a time.time() value), none starts when the
+    median training so far would not end before it, so the search ends near its deadline."""
+    durations: list[float] = []
     for _ in range(trials):
-        if deadline is not None and time.time() >= deadline:
+        expected = statistics.median(durations) if durations else 0.0
+        if deadline is not None and time.time() + expected >= deadline:
             return
         trial, proposal = propose_feasible(study, proposer)
+        start = time.time()
         on_trial(run_trial(study, trial, proposal, scoring, prune))
+        durations.append(time.time() - start)

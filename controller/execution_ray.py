@@ -7,8 +7,9 @@ runs in the driver and writes each trial's record there. A trial reports three k
   phase "epoch"  — after each epoch: the reward so far (ASHA's metric), the curve so far;
   phase "final"  — the outcome of train_candidate (complete or failed).
 Failures (an exception, NaN, a killed worker) are not retried: the trial is recorded as failed with
-its reason and counts toward the budget (FailureConfig(max_failures=0)). Trials cut off by the time
-budget, or never started, are recorded "interrupted" and their parameters queued for --resume.
+its reason and counts toward the budget (FailureConfig(max_failures=0)). Trials stopped by ASHA are
+"pruned" (they count); trials cut off by the time budget or Ctrl-C, or never started, are recorded
+"interrupted" and their parameters queued for --resume.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any, Callable
 
 from optuna.trial import TrialState
 from ray import tune
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -64,7 +66,7 @@ class RecordingOptunaSearch(OptunaSearch):
     """OptunaSearch that rejects over-cap candidates in the driver (they never become Ray trials)
     and writes each trial's record into the study before telling it."""
 
-    def __init__(self, proposer: Proposer, scoring: Scoring, storage, sampler, deadline: float | None,
+    def __init__(self, proposer: Proposer, scoring: Scoring, storage, sampler, early_stopped: set[str],
                  on_finish: Callable[[str], None] = lambda status: None):
         metrics = objective_metrics(scoring)
         modes = ["max" if d == "maximize" else "min" for d in scoring.directions]
@@ -72,7 +74,7 @@ class RecordingOptunaSearch(OptunaSearch):
                          mode=modes if len(modes) > 1 else modes[0], sampler=sampler, study_name=STUDY_NAME,
                          storage=storage)
         self._scoring = scoring
-        self._deadline = deadline
+        self._early_stopped = early_stopped  # filled by RecordingASHA in the same driver
         self._last_results: dict[str, dict[str, Any]] = {}
         self._on_finish = on_finish
         self.rejection_error: str | None = None
@@ -130,13 +132,13 @@ class RecordingOptunaSearch(OptunaSearch):
             status = record.get("status", "failed")
             if status == "complete":
                 values = [float(last[name]) for name in objective_metrics(self._scoring)]
-        elif self._deadline is not None and time.time() >= self._deadline or not last:
-            status = "interrupted"
-            record["failure"] = "interrupted: the time budget ran out while it ran; its parameters were queued again"
-        else:
+        elif trial_id in self._early_stopped:
             status = "pruned"
             record["reward"] = last.get("reward")
             record["failure"] = f"stopped early by ASHA after epoch {last.get('epoch')}"
+        else:  # stopped by the time budget or Ctrl-C, or never started: run it again on --resume
+            status = "interrupted"
+            record["failure"] = "interrupted: the search stopped while it ran; its parameters were queued again"
         record["status"] = status
         for key in RECORD_FIELDS:
             if key in record:
@@ -153,16 +155,36 @@ class RecordingOptunaSearch(OptunaSearch):
         self._on_finish(status)
 
 
+class RecordingASHA(ASHAScheduler):
+    """ASHA that notes which trials it stopped, so the searcher can tell an early stop (pruned,
+    counts toward the budget) from a stop by the time budget or Ctrl-C (interrupted, re-queued)."""
+
+    def __init__(self, early_stopped: set[str], last_epoch: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.early_stopped = early_stopped
+        self.last_epoch = last_epoch
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        decision = super().on_trial_result(tune_controller, trial, result)
+        if result.get("phase") == "start" or result.get("epoch", 0) >= self.last_epoch:
+            return TrialScheduler.CONTINUE  # nothing to save by stopping: let it report its outcome
+        if decision == TrialScheduler.STOP:
+            self.early_stopped.add(trial.trial_id)
+        return decision
+
+
 def run_ray(proposer: Proposer, scoring: Scoring, storage, sampler, run_dir: Path, trials: int,
             deadline: float | None, early_stopping: bool, cpus_per_trial: float, gpus_per_trial: float,
             concurrency: int | None, on_finish: Callable[[str], None] = lambda status: None) -> None:
     """Run `trials` Ray trials (fewer if the deadline passes) on the Ray that is already connected."""
-    searcher = RecordingOptunaSearch(proposer, scoring, storage, sampler, deadline, on_finish)
+    early_stopped: set[str] = set()
+    searcher = RecordingOptunaSearch(proposer, scoring, storage, sampler, early_stopped, on_finish)
     scheduler = None
     if early_stopping and not scoring.multi_objective:
-        scheduler = tune.schedulers.ASHAScheduler(metric="reward", mode="max", time_attr="epoch",
-                                                  max_t=scoring.proxy.epochs + 1, grace_period=1,
-                                                  reduction_factor=3)
+        # max_t past the last epoch: ASHA stops at max_t, which would swallow the final report.
+        scheduler = RecordingASHA(early_stopped, scoring.proxy.epochs, metric="reward", mode="max",
+                                  time_attr="epoch", max_t=scoring.proxy.epochs + 1, grace_period=1,
+                                  reduction_factor=3)
     proxy = scoring.proxy
     if proxy.threads is None:  # a trial uses the cores it was given, not every core of its node
         proxy = proxy.replace(threads=max(1, int(cpus_per_trial)))

@@ -118,7 +118,7 @@ def train_candidate(arch: ArchSpec, measures: dict[str, Any], scoring: Scoring, 
                     curve: list | None = None) -> dict[str, Any]:
     """Train and score one candidate; returns the record fields of its outcome.
 
-    on_epoch(epoch, curve so far, reward so far) is called after every epoch; whatever it raises
+    on_epoch(epochs done, curve so far, reward so far) is called after every epoch; whatever it raises
     (optuna.TrialPruned, Ray stopping the trial) propagates, and `curve` (if given) keeps the
     epochs seen. A candidate that fails to train returns status 'failed' with its reason; a
     MixsearchError (e.g. a missing dataset) propagates, as it would fail every candidate.
@@ -131,8 +131,8 @@ def train_candidate(arch: ArchSpec, measures: dict[str, Any], scoring: Scoring, 
     def report(epoch: int, metrics: dict) -> None:
         curve.append({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
         accuracy = float(metrics.get("val_accuracy", float("nan")))
-        try:
-            on_epoch(epoch, curve, scoring.reward(accuracy, measures) if math.isfinite(accuracy) else 0.0)
+        try:  # the evaluator counts epochs from 0; hooks see completed epochs, from 1
+            on_epoch(epoch + 1, curve, scoring.reward(accuracy, measures) if math.isfinite(accuracy) else 0.0)
         except BaseException as err:
             hook_errors.append(err)
             raise

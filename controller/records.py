@@ -59,6 +59,13 @@ class TrialRecord:
 RECORD_KEYS = tuple(f.name for f in fields(TrialRecord) if f.name not in ("number", "params", "values"))
 
 
+def status_counts(records: list[TrialRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    return counts
+
+
 def process_identity() -> dict[str, Any]:
     """pid, hostname and Ray node id of the process running a trial."""
     node_id = None
@@ -117,6 +124,9 @@ def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:
     path = Path(run_dir) / STUDY_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir}: no {STUDY_FILE}; give the folder of a search (runs/<name>)")
-    study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(run_dir))
+    try:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(run_dir))
+    except KeyError:  # the file exists but the search has not created its study yet
+        raise RunFolderError(f"{run_dir}: {STUDY_FILE} holds no search yet; wait for the run to start") from None
     trials = study.get_trials(deepcopy=False)
     return [record_from_trial(t) for t in trials if t.state != TrialState.WAITING]

@@ -8,7 +8,9 @@ Tune when --workers / --ray-address is given) -> write the outputs from the stor
 Budget: `trials` counts trained trials (complete, pruned, failed — failures count); candidates
 rejected by the cost cap before training do not count. Neither `trials` nor `time_budget_s` given:
 DEFAULT_TRIALS trials within DEFAULT_TIME_BUDGET_S (fits 15 minutes on 2 cores with the default
-proxy). No trial starts after the time budget; one already running finishes.
+proxy). In-process, no trial starts once the median trial so far would overrun the time budget
+(a running one finishes); on Ray, Tune stops at the budget and the trials it cuts off are recorded
+"interrupted" and queued for --resume.
 
 Cost caps: a FLOPs (latency) target implies a cap of 1.5 x the target under the soft reward and the
 target itself under the hard reward; `flops_cap` / `latency_cap_ms` override it. Candidates over a
@@ -25,12 +27,10 @@ from typing import Any
 
 import optuna
 
-from mixsearch.search_space.errors import MixsearchError
-
 from .objective import CostModel, Proposer, Scoring
 from .outputs import best_record, pareto_front, write_outputs
 from .prefilter import prefilter_candidates
-from .records import STUDY_NAME, TrialRecord, load_trials, open_storage
+from .records import STUDY_NAME, TrialRecord, load_trials, open_storage, status_counts
 from .resume import count_finished, recover_interrupted
 from .reward import reward_exponents
 from .run_folder import RunFolderError, load_config, prepare_run_folder, save_config
@@ -261,7 +261,7 @@ def run_search(config: SearchConfig) -> SearchResult:
     result = SearchResult(run_dir=folder, records=records, best=best_record(records),
                           pareto=pareto_front(records, scoring.cost_model.metric), paths=paths,
                           seconds=time.time() - start, cost_metric=scoring.cost_model.metric,
-                          interrupted=interrupted, counts=_counts(records))
+                          interrupted=interrupted, counts=status_counts(records))
     if interrupted:
         raise SearchInterrupted(result)
     return result
@@ -289,13 +289,6 @@ def _execute(config: SearchConfig, study: optuna.Study, proposer: Proposer, scor
         run_local(study, proposer, scoring, remaining, deadline, config.early_stopping, on_trial=progress.update)
 
 
-def _counts(records: list[TrialRecord]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    return counts
-
-
 class _Progress:
     """A tqdm bar over the trial budget showing the best reward so far (stderr; off in tests)."""
 
@@ -321,5 +314,5 @@ class _Progress:
             self.bar.close()
 
 
-__all__ = ["SearchConfig", "SearchResult", "SearchInterrupted", "MixsearchError", "parse_objectives",
+__all__ = ["SearchConfig", "SearchResult", "SearchInterrupted", "parse_objectives",
            "resume_config", "run_search", "build_problem"]

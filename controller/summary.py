@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from .outputs import best_record, pareto_front
-from .records import TrialRecord, load_trials
+from .records import TrialRecord, load_trials, status_counts
 from .run_folder import load_config
 from .targets import format_flops
 
@@ -20,9 +20,7 @@ def format_summary(run_dir: str | os.PathLike, records: list[TrialRecord] | None
     records = load_trials(run_dir) if records is None else records
     metric = "latency" if (config.get("target_latency_ms") is not None
                            or "latency" in (config.get("objectives") or [])) else "flops"
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
+    counts = status_counts(records)
     target = (f"{config['target_latency_ms']} ms" if config.get("target_latency_ms") is not None else
               format_flops(config["target_flops"]) + " multiply-adds" if config.get("target_flops") else "none")
     lines = [f"run {config.get('name')} ({run_dir})",

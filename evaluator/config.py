@@ -39,10 +39,10 @@ class ProxyConfig:
     stem_stride: int | None = None
     data_fraction: float = 1.0
     val_fraction: float = 0.2
-    shift: float = 0.12
-    rotate: float = 20.0
-    scale: float = 0.15
-    noise: float = 0.4
+    shift: float = 0.1
+    rotate: float = 15.0
+    scale: float = 0.1
+    noise: float = 0.3
     distort_val: bool = True
     optimizer: str = "sgd"
     lr: float = 0.05

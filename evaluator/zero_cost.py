@@ -76,31 +76,37 @@ def grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return sum(float(m.weight.grad.norm()) for m in _weighted(model) if m.weight.grad is not None)
 
 
+def _score(name: str, arch: ArchSpec, config: ProxyConfig, x: torch.Tensor, y: torch.Tensor) -> float:
+    # A fresh seeded model for each proxy, so one proxy's gradients never leak into another.
+    model = build_proxy_model(arch, config)
+    if name == "synflow":
+        return synflow(model, tuple(x.shape))
+    if name == "naswot":
+        return naswot(model, x)
+    return grad_norm(model, x, y)
+
+
 def zero_cost_scores(arch: ArchSpec, config: ProxyConfig | None = None,
                      names: Iterable[str] | None = None) -> dict[str, float]:
     """Scores of `arch`'s proxy model at its seeded initialisation, on a seeded training minibatch,
-    plus `params` and `flops` of the arch as given. Higher is better for every proxy."""
+    plus `params` and `flops` of the arch as given. Higher is better for every proxy; a candidate
+    whose proxy model cannot be built or run scores NaN. Bad data or names raise (user errors)."""
     config = config or ProxyConfig()
     wanted = tuple(ZERO_COST_PROXIES if names is None else names)
     unknown = [n for n in wanted if n not in ZERO_COST_PROXIES]
     if unknown:
         raise ProxyConfigError(f"zero-cost proxy {unknown[0]!r}: unknown; allowed: {', '.join(ZERO_COST_PROXIES)}")
     data = load_data(config)
-    small = proxy_arch(arch, config, data)
     scores: dict[str, float] = {}
     with torch_settings(config):
         generator = torch.Generator().manual_seed(config.seed)
         index = torch.randperm(len(data.train_y), generator=generator)[:BATCH]
         x, y = data.train_x[index], data.train_y[index]
         for name in wanted:
-            # A fresh seeded model for each proxy, so one proxy's gradients never leak into another.
-            model = build_proxy_model(small, config)
-            if name == "synflow":
-                scores[name] = synflow(model, tuple(x.shape))
-            elif name == "naswot":
-                scores[name] = naswot(model, x)
-            else:
-                scores[name] = grad_norm(model, x, y)
+            try:
+                scores[name] = _score(name, proxy_arch(arch, config, data), config, x, y)
+            except Exception:  # noqa: BLE001 — a candidate that cannot be built or run scores NaN, never raises
+                scores[name] = float("nan")
     scores["params"] = float(count_params(arch))
     scores["flops"] = float(count_flops(arch))
     return scores

@@ -26,6 +26,11 @@ def split_channels(channels: int, groups: int, split: str = "equal") -> tuple[in
     return tuple(sizes)
 
 
+def min_split_channels(groups: int, split: str = "equal") -> int:
+    """The fewest channels `split_channels` can give `groups` non-empty groups."""
+    return groups if split == "equal" else 2 ** (groups - 1)
+
+
 def round_channels(channels: int, multiplier: float, divisor: int = 8) -> int:
     """Reference/timm rounding of a scaled width: nearest multiple of `divisor`, never 10% below.
     A multiplier of exactly 1.0 keeps the declared width (so search widths are taken literally)."""
@@ -114,11 +119,9 @@ Layer = Union[StemLayer, BlockLayer, HeadLayer]
 
 
 def _check_groups(path: str, block: BlockSpec, layer: BlockLayer) -> None:
-    """Every group of every split gets at least one channel (the rule of `split_channels`:
-    an equal split of c into g needs c >= g, the halving split needs c >= 2 ** (g - 1))."""
+    """Every group of every split gets at least one channel."""
     kernel_groups = len(block.kernels)
-    checks = (("kernels", "depthwise", layer.mid_chs,
-               kernel_groups if block.split == "equal" else 2 ** (kernel_groups - 1), kernel_groups),
+    checks = (("kernels", "depthwise", layer.mid_chs, min_split_channels(kernel_groups, block.split), kernel_groups),
               ("exp_groups", "expansion", min(layer.in_chs, layer.mid_chs), block.exp_groups, block.exp_groups),
               ("proj_groups", "projection", min(layer.mid_chs, layer.out_chs), block.proj_groups, block.proj_groups))
     for field, what, channels, needed, groups in checks:

@@ -68,8 +68,9 @@ def fused_is_faster(device_type: str, kernels: tuple[int, ...]) -> bool:
     """Whether the zero-padded single conv beats split/conv/cat, by benchmarks/bench_cost.py.
 
     CPU (2-core x86 VM, torch 2.13, one thread; forward+backward, batch 32, 56x56, 96 channels),
-    fused/split time: k3.5 1.62, k3.5.7.9 1.55, k3.5.7.9.11 1.76 -- the padded taps cost more
-    than the extra calls save, for every mix measured, so split on CPU. CUDA was not measured
+    fused/split time over three runs: k3.5 1.27-1.62, k3.5.7.9 1.41-1.94, k3.5.7.9.11 1.60-1.88.
+    The padded taps cost more than the saved calls and concat, for every mix, so split on CPU
+    (a single kernel is a plain depthwise conv either way). CUDA was not measured
     here (no GPU); there one launch instead of one per group and no concat is the usual win,
     so fused stays the CUDA choice until bench_cost.py says otherwise on a GPU.
     """

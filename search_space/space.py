@@ -11,22 +11,24 @@ closed-form product, `encode` is defined on every member and `decode(encode(a))`
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
+import yaml
 
 from .arch_io import parse_yaml
 from .cost import layer_flops, layer_params
 from .errors import SpecError
-from .layers import HeadLayer, Layer, StemLayer, block_layers, out_size
+from .layers import HeadLayer, Layer, StemLayer, block_layers, min_split_channels, out_size
 from .spec import ACTIVATIONS, ArchSpec, BlockSpec, _check_int, _check_number
 from .space_spec import LAYER_FIELDS, LayerOption, StageSpace, expand_layers, kernels_text, merge_layers
 
@@ -107,8 +109,7 @@ class SearchSpace:
         min_mid = min_in * min(stage.exp_ratio)
         for j, kernels in enumerate(stage.kernels):
             for split in stage.split if len(kernels) > 1 else ():
-                need = len(kernels) if split == "equal" else 2 ** (len(kernels) - 1)
-                if min_mid < need:
+                if min_mid < min_split_channels(len(kernels), split):
                     raise SpecError(f"{path}.kernels[{j}]",
                                     f"{min_mid} depthwise channels (input {min_in} x exp_ratio {min(stage.exp_ratio)}) "
                                     f"cannot be split into {len(kernels)} groups with the {split!r} split; "
@@ -122,6 +123,10 @@ class SearchSpace:
             if min(min_mid, min_out) < groups:
                 raise SpecError(f"{path}.proj_groups[{j}]", f"{min(min_mid, min_out)} channels cannot be split into "
                                                              f"{groups} groups; use fewer groups or wider stages")
+
+    def replace(self, **changes: Any) -> "SearchSpace":
+        """A copy with some fields changed (e.g. resolution=32 for a proxy), validated again."""
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"schema_version": SPACE_SCHEMA_VERSION, "kind": "space"}
@@ -446,8 +451,6 @@ def _shown(name: str, choices: tuple) -> list:
 
 def dump_space(space: SearchSpace) -> str:
     """YAML text of a space; stages in flow style so each choice list reads on one line."""
-    import yaml
-
     doc = space.to_dict()
     lines = yaml.safe_dump({k: v for k, v in doc.items() if k != "stages"}, sort_keys=False).splitlines()
     lines.append("stages:")
@@ -485,6 +488,8 @@ def load_space(path_or_name: str | os.PathLike) -> SearchSpace:
     return loads_space(text, str(path_or_name))
 
 
+@lru_cache(maxsize=1)
 def default_space() -> SearchSpace:
-    """The MixNet-S-like space at 224x224 and 1000 classes; MixNet-S lies inside it."""
+    """The MixNet-S-like space at 224x224 and 1000 classes; MixNet-S lies inside it. Shared: a
+    space is immutable, and its cost bounds are computed once."""
     return load_space("default")

@@ -77,38 +77,47 @@ class StageSpace:
             d[name] = [list(v) for v in value] if name == "kernels" else list(value)
         return d
 
+    def __post_init__(self) -> None:
+        self._check_and_normalise("stage")
+
     @classmethod
     def from_dict(cls, data: Any, path: str, default_act: str = "relu") -> "StageSpace":
+        """A stage from plain data; `act` defaults to the network's activation."""
         if not isinstance(data, Mapping):
             raise SpecError(path, f"expected a mapping of stage fields, got {type(data).__name__} {data!r}")
-        names = [f.name for f in dataclasses.fields(cls)]
+        fields = dataclasses.fields(cls)
+        names = [f.name for f in fields]
         unknown = sorted(set(data) - set(names), key=str)
         if unknown:
             raise SpecError(f"{path}.{unknown[0]}", f"unknown key; allowed keys: {', '.join(names)}")
-        for name in ("stride", "depth", "width", "kernels", "exp_ratio"):
-            if name not in data:
-                raise SpecError(f"{path}.{name}", "required key is missing")
-        block_type = data.get("block_type", "ir")
-        if block_type not in BLOCK_TYPES:
-            raise SpecError(f"{path}.block_type", f"got {block_type!r}, allowed: {', '.join(BLOCK_TYPES)}")
-        stride = data["stride"]
-        if isinstance(stride, bool) or stride not in (1, 2):
-            raise SpecError(f"{path}.stride", f"got {stride!r}, allowed: 1, 2")
-        values = {
-            "depth": _choices(data, "depth", path, _int_check(1, MAX_DEPTH)),
-            "width": _choices(data, "width", path, _int_check(1, 100_000)),
-            "kernels": _choices(data, "kernels", path, _kernel_set),
-            "exp_ratio": _choices(data, "exp_ratio", path, _int_check(1, 64)),
-            "se_ratio": _choices(data, "se_ratio", path, _ratio, (0.0,)),
-            "act": _choices(data, "act", path, _choice_check(ACTIVATIONS), (default_act,)),
-            "split": _choices(data, "split", path, _choice_check(SPLITS), ("equal",)),
-            "exp_groups": _choices(data, "exp_groups", path, _int_check(1, 64), (1,)),
-            "proj_groups": _choices(data, "proj_groups", path, _int_check(1, 64), (1,)),
-        }
-        if block_type == "ds" and values["exp_ratio"] != (1,):
-            raise SpecError(f"{path}.exp_ratio", f"a 'ds' stage has no expansion; got {list(values['exp_ratio'])}, "
+        for f in fields:
+            if f.default is dataclasses.MISSING and f.name not in data:
+                raise SpecError(f"{path}.{f.name}", "required key is missing")
+        stage = cls.__new__(cls)  # validated below with the caller's path, as ArchSpec.from_dict does
+        for f in fields:
+            default = (default_act,) if f.name == "act" else f.default
+            object.__setattr__(stage, f.name, data.get(f.name, default))
+        stage._check_and_normalise(path)
+        return stage
+
+    def _check_and_normalise(self, path: str) -> None:
+        """Strict checks; choice lists become tuples (kernel sets too), SE ratios floats."""
+        if self.block_type not in BLOCK_TYPES:
+            raise SpecError(f"{path}.block_type", f"got {self.block_type!r}, allowed: {', '.join(BLOCK_TYPES)}")
+        if isinstance(self.stride, bool) or self.stride not in (1, 2):
+            raise SpecError(f"{path}.stride", f"got {self.stride!r}, allowed: 1, 2")
+        for name, check in _CHOICE_CHECKS.items():
+            raw, where = getattr(self, name), f"{path}.{name}"
+            if not isinstance(raw, (list, tuple)) or not raw:
+                raise SpecError(where, f"expected a non-empty list of choices, got {raw!r}")
+            values = tuple(check(f"{where}[{i}]", v) for i, v in enumerate(raw))
+            for i, v in enumerate(values):
+                if v in values[:i]:
+                    raise SpecError(f"{where}[{i}]", f"duplicate choice {raw[i]!r}; list each choice once")
+            object.__setattr__(self, name, values)
+        if self.block_type == "ds" and self.exp_ratio != (1,):
+            raise SpecError(f"{path}.exp_ratio", f"a 'ds' stage has no expansion; got {list(self.exp_ratio)}, "
                                                  "use [1] or block_type 'ir'")
-        return cls(stride=stride, block_type=block_type, **values)
 
     def layer_options(self) -> tuple[LayerOption, ...]:
         """Every distinct canonical choice of one layer, in choice-list order."""
@@ -144,20 +153,6 @@ class StageSpace:
         return None
 
 
-def _choices(data: Mapping, name: str, path: str, check, default: tuple | None = None) -> tuple:
-    if name not in data:
-        return default
-    raw = data[name]
-    where = f"{path}.{name}"
-    if not isinstance(raw, list) or not raw:
-        raise SpecError(where, f"expected a non-empty list of choices, got {raw!r}")
-    values = tuple(check(f"{where}[{i}]", v) for i, v in enumerate(raw))
-    for i, v in enumerate(values):
-        if v in values[:i]:
-            raise SpecError(f"{where}[{i}]", f"duplicate choice {raw[i]!r}; list each choice once")
-    return values
-
-
 def _int_check(lo: int, hi: int):
     def check(path: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -181,12 +176,20 @@ def _ratio(path: str, value: Any) -> float:
 
 
 def _kernel_set(path: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, (list, tuple)) or not value:
         raise SpecError(path, f"expected a non-empty list of odd kernel sizes such as [3, 5, 7], got {value!r}")
     for j, k in enumerate(value):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
             raise SpecError(f"{path}[{j}]", f"kernel sizes must be odd positive integers (3, 5, 7, 9, 11 ...), got {k!r}")
     return tuple(value)
+
+
+# The element check of every choice list; each returns the normalised value.
+_CHOICE_CHECKS = {
+    "depth": _int_check(1, MAX_DEPTH), "width": _int_check(1, 100_000), "kernels": _kernel_set,
+    "exp_ratio": _int_check(1, 64), "se_ratio": _ratio, "act": _choice_check(ACTIVATIONS),
+    "split": _choice_check(SPLITS), "exp_groups": _int_check(1, 64), "proj_groups": _int_check(1, 64),
+}
 
 
 def expand_layers(arch: ArchSpec) -> list[BlockSpec]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,6 +61,14 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+def _decode_host(hex_address: str, width: int) -> str:
+    """A /proc/net/tcp{,6} address (little-endian 32-bit words) as dotted IPv4 where it is one."""
+    raw = b"".join(bytes.fromhex(hex_address[i:i + 8])[::-1] for i in range(0, width, 8))
+    if len(raw) == 16 and raw[:12] == b"\0" * 10 + b"\xff\xff":
+        raw = raw[12:]  # IPv4-mapped IPv6
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 def session_processes(session_ids: set[int]) -> list[int]:
@@ -141,6 +150,25 @@ class LocalCluster:
         return [pid for pid in self.processes() if _cmdline(pid).startswith("ray::")
                 and not _cmdline(pid).startswith(("ray::DashboardAgent", "ray::RuntimeEnvAgent"))]
 
+    def listening_hosts(self) -> set[str]:
+        """The local addresses this cluster's processes accept TCP connections on (from /proc/net)."""
+        inodes = set()
+        for pid in self.processes():
+            try:
+                for link in Path(f"/proc/{pid}/fd").iterdir():
+                    target = os.readlink(link)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+            except OSError:
+                continue
+        hosts = set()
+        for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    hosts.add(_decode_host(fields[1].split(":")[0], width))
+        return hosts
+
     def nodes(self) -> list[dict]:
         """`ray.nodes()` as seen by a fresh driver (a subprocess, so this process never joins)."""
         code = ("import json, ray\n"
@@ -175,7 +203,6 @@ class LocalCluster:
                 break
         left = session_processes(sessions)
         if not left:
-            import shutil
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         return left
 

@@ -128,3 +128,47 @@ def test_local_ray_is_pinned_to_loopback_and_shut_down(monkeypatch):
         assert ray.get(ray.remote(lambda: os.getpid()).remote()) != os.getpid()  # a real Ray worker ran it
     assert not ray.is_initialized()
     assert "RAY_AUTH_MODE" not in os.environ  # Ray's own setting did not leak out of the block
+
+
+def test_in_process_driver_killed_then_resumed_trains_no_candidate_twice(tmp_path, proxy_file, driver, wait_until):
+    """The kill lands while trial 2 trains (its parameters complete), so the resumed sampler's first
+    fresh proposals are exactly where a sampler replaying its seed would repeat trials 0 and 1."""
+    from mixsearch.controller.records import load_trials
+
+    run_dir = tmp_path / "runs" / "local-kill"
+    args = ("run", "--name", "local-kill", "--runs-dir", str(tmp_path / "runs"), "--trials", "5", "--proxy",
+            str(proxy_file(epochs=2)), "--target-flops", "300M", "--sampler", "random", "--seed", "3",
+            "--no-progress", "--no-early-stopping")
+    first = driver(*args)
+
+    def finished():
+        try:
+            return [r for r in load_trials(run_dir) if r.finished]
+        except (MixsearchError, KeyError):
+            return []
+
+    def two_finished_and_one_training():
+        try:
+            records = load_trials(run_dir)
+        except (MixsearchError, KeyError):
+            return False
+        return (sum(r.finished for r in records) >= 2 and any(r.status == "running" and r.pid for r in records)
+                or first.process.poll() is not None)
+
+    # Trial 2 training means its parameters are all drawn: the kill cannot land mid-proposal.
+    wait_until(two_finished_and_one_training, 120, "two finished trials and a third training")
+    first.kill()
+    before = {r.number: r for r in finished()}
+    assert 2 <= len(before) < 5, first.output()[-3000:]
+    resumed = driver("run", "--name", "local-kill", "--runs-dir", str(tmp_path / "runs"), "--resume",
+                     "--no-progress")
+    assert resumed.wait() == 0, resumed.output()[-3000:]
+    records = [r for r in load_trials(run_dir) if r.finished]
+    assert len(records) == 5
+    for record in records:
+        if record.number in before:
+            old = before[record.number]
+            assert (record.params, record.values, record.accuracy, record.started) == \
+                   (old.params, old.values, old.accuracy, old.started)
+    trained = [tuple(sorted(r.params.items())) for r in records]
+    assert len(set(trained)) == 5, "a candidate was trained twice after --resume"

@@ -36,6 +36,7 @@ def test_cluster_has_two_alive_nodes_all_on_loopback(two_node_cluster):
     assert len(alive) == 2 and len({n["NodeID"] for n in alive}) == 2
     assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
     assert [n["Resources"].get("CPU") for n in alive] == [1.0, 1.0]
+    assert two_node_cluster.listening_hosts() == {"127.0.0.1"}  # no port open beyond loopback
 
 
 def test_search_uses_both_nodes_and_survives_a_worker_killed_mid_trial(two_node_cluster, tmp_path, proxy_file,
@@ -69,11 +70,16 @@ def test_search_uses_both_nodes_and_survives_a_worker_killed_mid_trial(two_node_
 def test_driver_killed_mid_search_resumes_without_losing_or_rerunning(two_node_cluster, tmp_path, proxy_file,
                                                                       driver, wait_until):
     run_dir = tmp_path / "runs" / "kill-driver"
-    # One trial at a time, so the kill leaves a known shape: 2 finished, 1 running, 2 never proposed.
+    # One trial at a time, so the kill leaves a known shape: 2 finished, 1 training, 2 never proposed.
     args = _run_args(two_node_cluster, tmp_path, "kill-driver", proxy_file(epochs=2), 5, "--concurrency", "1")
     first = driver(*args, env=two_node_cluster.env)
-    wait_until(lambda: len(_finished(run_dir)) >= 2 or first.process.poll() is not None, 180,
-               "two finished trials")
+    def two_finished_and_one_training():
+        records = _records_so_far(run_dir)
+        return (sum(r.finished for r in records) >= 2 and any(r.status == "running" and r.pid for r in records)
+                or first.process.poll() is not None)
+
+    # Trial 2 training on a node means its parameters are all drawn: the kill cannot land mid-proposal.
+    wait_until(two_finished_and_one_training, 180, "two finished trials and a third training")
     first.kill()  # SIGKILL: no handler of the driver runs
     before = {r.number: r for r in _finished(run_dir)}
     assert 2 <= len(before) < 5, first.output()[-3000:]

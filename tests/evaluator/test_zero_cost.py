@@ -77,3 +77,11 @@ def test_bigger_network_has_bigger_synflow(arch, fast_config):
 def test_default_config_runs_on_digits(arch):
     scores = zero_cost_scores(arch, ProxyConfig(threads=1))
     assert all(math.isfinite(v) for v in scores.values())
+
+
+def test_unbuildable_candidate_scores_nan(arch, fast_config):
+    from mixsearch.search_space import BlockSpec
+    bad = arch.replace(blocks=arch.blocks + (BlockSpec(out_chs=16, exp_ratio=2, proj_groups=16),))
+    scores = zero_cost_scores(bad, fast_config.replace(width_mult=0.5))
+    assert all(math.isnan(scores[n]) for n in ZERO_COST_PROXIES)
+    assert scores["params"] == count_params(bad)

@@ -26,11 +26,11 @@ def test_eager_table_end_to_end(eager_table_path, tiny_space, tmp_path, fast_set
     table = load_table(eager_table_path)
     assert not table.missing(tiny_space.possible_layers())
     assert table.calibration["kind"] in ("scale", "none") and table.calibration["fitted_on"] == 2
-    _check_validation(table, tiny_space, make_runtime("eager", 1), fast_settings, tmp_path)
+    _check_validation(table, tiny_space, make_runtime("eager", 1, "cpu"), fast_settings, tmp_path)
 
 
 def test_onnxruntime_table_end_to_end(tiny_space, tmp_path, fast_settings):
-    runtime = make_runtime("onnxruntime", 1)
+    runtime = make_runtime("onnxruntime", 1, "cpu")
     table = build_table(tiny_space, runtime, tmp_path / "ort.json", settings=fast_settings,
                         calibration_archs=1, progress=False)
     assert table.metadata["runtime"] == "onnxruntime" and "onnxruntime" in table.metadata["runtime_version"]
@@ -40,7 +40,7 @@ def test_onnxruntime_table_end_to_end(tiny_space, tmp_path, fast_settings):
 
 def test_resume_measures_only_what_is_missing(tiny_space, tmp_path, fast_settings):
     out = tmp_path / "half.json"
-    runtime = make_runtime("eager", 1)
+    runtime = make_runtime("eager", 1, "cpu")
     half = build_table(tiny_space, runtime, out, settings=fast_settings, calibration_archs=1, limit=10,
                        save_every_s=0.0, progress=False)
     on_disk = load_table(out)
@@ -57,7 +57,7 @@ def test_extend_to_a_grown_space(eager_table_path, tiny_space, tiny_space_text, 
     out.write_bytes(eager_table_path.read_bytes())
     old = load_table(out)
     grown = loads_space(tiny_space_text.replace("width: [24]", "width: [24, 32]"), "grown.yaml")
-    table = build_table(grown, make_runtime("eager", 1), out, settings=fast_settings, calibration_archs=1,
+    table = build_table(grown, make_runtime("eager", 1, "cpu"), out, settings=fast_settings, calibration_archs=1,
                         progress=False)
     new = set(table.entries) - set(old.entries)
     assert new == set(old.missing(grown.possible_layers())) and new
@@ -71,9 +71,9 @@ def test_resume_refuses_other_settings(eager_table_path, tiny_space, tmp_path, f
     out = tmp_path / "copy.json"
     out.write_bytes(eager_table_path.read_bytes())
     with pytest.raises(LatencyTableError, match=r"metadata.batch is 1 but this build uses 2"):
-        build_table(tiny_space, make_runtime("eager", 1), out, batch=2, settings=fast_settings, progress=False)
+        build_table(tiny_space, make_runtime("eager", 1, "cpu"), out, batch=2, settings=fast_settings, progress=False)
     with pytest.raises(LatencyTableError, match=r"metadata.runtime is 'eager' but this build uses 'onnxruntime'"):
-        build_table(tiny_space, make_runtime("onnxruntime", 1), out, settings=fast_settings, progress=False)
+        build_table(tiny_space, make_runtime("onnxruntime", 1, "cpu"), out, settings=fast_settings, progress=False)
 
 
 def test_runtime_arguments_are_checked():

@@ -44,7 +44,7 @@ def test_missing_entry_names_it_and_the_command(eager_table_path):
     message = str(info.value)
     assert isinstance(info.value, MixsearchError) and "\n" not in message
     assert "'stem-i224x3-o112x16-k3-s2-relu'" in message
-    assert (f"mixsearch latency build --space tiny.yaml --runtime eager --threads 1 --clock wall --batch 1 "
+    assert (f"mixsearch latency build --space tiny.yaml --runtime eager --threads 1 --clock cpu --batch 1 "
             f"--granularity op --out {eager_table_path}") in message
 
 

@@ -1,8 +1,6 @@
 """Shared helpers for the search_space tests: random specs that exercise every spec feature."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -56,7 +54,7 @@ def one_thread():
 
 
 def small_default_space(resolution: int = 32):
-    return dataclasses.replace(default_space(), resolution=resolution, num_classes=10)
+    return default_space().replace(resolution=resolution, num_classes=10)
 
 
 @pytest.fixture(scope="session")

@@ -72,8 +72,8 @@ def test_round_trip_and_fingerprint(tmp_path):
     assert load_space(tmp_path / "s.yaml") == space
     assert load_space("default") == space
     assert space.fingerprint() == loads_space(dump_space(space)).fingerprint()
-    assert dataclasses.replace(space, name="renamed").fingerprint() == space.fingerprint()
-    assert dataclasses.replace(space, resolution=192).fingerprint() != space.fingerprint()
+    assert space.replace(name="renamed").fingerprint() == space.fingerprint()
+    assert space.replace(resolution=192).fingerprint() != space.fingerprint()
     assert len(space.fingerprint()) == 64
 
 

@@ -67,3 +67,17 @@ def test_malformed_yaml_and_missing_file(tmp_path):
         load_space(tmp_path / "missing.yaml")
     with pytest.raises(SpecError, match="expected a mapping"):
         loads_space("- 1\n- 2\n")
+
+
+def test_direct_construction_is_checked_too():
+    from mixsearch.search_space.space import SearchSpace
+    from mixsearch.search_space.space_spec import StageSpace
+    stage = StageSpace(stride=2, depth=[1, 2], width=(16,), kernels=([3], (3, 5)), exp_ratio=(1, 6), se_ratio=(0, 1))
+    assert stage.kernels == ((3,), (3, 5)) and stage.depth == (1, 2) and stage.se_ratio == (0.0, 1.0)
+    with pytest.raises(SpecError, match="stage.stride"):
+        StageSpace(stride=3, depth=(1,), width=(16,), kernels=((3,),), exp_ratio=(1,))
+    with pytest.raises(SpecError, match=r"stage.kernels\[0\]\[0\]"):
+        StageSpace(stride=1, depth=(1,), width=(16,), kernels=((4,),), exp_ratio=(1,))
+    with pytest.raises(SpecError, match=r"stages\[0\]"):
+        SearchSpace(stages=({"stride": 1},))
+    assert SearchSpace(stages=[stage]).stages == (stage,)
