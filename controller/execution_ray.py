@@ -182,9 +182,10 @@ def run_ray(proposer: Proposer, scoring: Scoring, storage, sampler, run_dir: Pat
     scheduler = None
     if early_stopping and not scoring.multi_objective:
         # max_t past the last epoch: ASHA stops at max_t, which would swallow the final report.
-        scheduler = RecordingASHA(early_stopped, scoring.proxy.epochs, metric="reward", mode="max",
-                                  time_attr="epoch", max_t=scoring.proxy.epochs + 1, grace_period=1,
-                                  reduction_factor=3)
+        # First rung at epoch 2 (when there are 3+), keeping the better half: the in-process median rule.
+        epochs = scoring.proxy.epochs
+        scheduler = RecordingASHA(early_stopped, epochs, metric="reward", mode="max", time_attr="epoch",
+                                  max_t=epochs + 1, grace_period=2 if epochs >= 3 else 1, reduction_factor=2)
     proxy = scoring.proxy
     if proxy.threads is None:  # a trial uses the cores it was given, not every core of its node
         proxy = proxy.replace(threads=max(1, int(cpus_per_trial)))
