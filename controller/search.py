@@ -223,8 +223,14 @@ def open_study(config: SearchConfig, folder: Path, scoring: Scoring, budget: int
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
               if config.early_stopping and not scoring.multi_objective else optuna.pruners.NopPruner())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(study_name=STUDY_NAME, storage=open_storage(folder), sampler=sampler, pruner=pruner,
-                               directions=scoring.directions, load_if_exists=True)
+    study = optuna.create_study(study_name=STUDY_NAME, storage=open_storage(folder), sampler=sampler, pruner=pruner,
+                                directions=scoring.directions, load_if_exists=True)
+    existing = len(study.get_trials(deepcopy=False))
+    if existing:
+        # A resumed sampler with the original seed would replay its first proposals and train
+        # finished candidates again; offsetting by the trials so far keeps resume reproducible.
+        study.sampler = make_sampler(config.sampler, config.seed + existing, budget, scoring.multi_objective)
+    return study
 
 
 def run_search(config: SearchConfig) -> SearchResult:

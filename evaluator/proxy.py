@@ -35,7 +35,8 @@ def build_proxy_model(arch: ArchSpec, config: ProxyConfig) -> nn.Module:
     - BN momentum raised from the reference's 0.01: a proxy run has only a few hundred steps.
     - the classifier drawn from U(+-1/sqrt(fan_in)) instead of the reference's U(+-1/sqrt(classes)):
       with 10 classes the reference gives initial logits of std ~6 and a loss of ~6 instead of ln 10.
-    - channels-last memory layout: measured 1.7-1.9x faster training steps on CPU (bench_proxy.py).
+    - channels-last memory layout: a half-width MixNet-S training step at 32 px, batch 64, one CPU
+      thread took 0.30 s instead of 0.55 s (measured on the 2-core development machine).
     """
     torch.manual_seed(config.seed)
     model = build_model(arch)
