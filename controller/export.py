@@ -10,7 +10,7 @@ import torch
 from mixsearch.search_space import ArchSpec, build_model
 from mixsearch.search_space.errors import MixsearchError
 
-from .run_folder import write_bytes_atomic
+from mixsearch.search_space.arch_io import write_atomic
 
 ONNX_OPSET = 17
 
@@ -34,7 +34,7 @@ def export_onnx(arch: ArchSpec, path: str | os.PathLike, batch: int = 1, seed: i
         raise ExportError(f"{arch.name or 'architecture'}: torch.onnx could not export it "
                           f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
     try:
-        write_bytes_atomic(path, buffer.getvalue())
+        write_atomic(path, buffer.getvalue())
     except OSError as err:
         raise ExportError(f"{path}: cannot write the ONNX file ({err.strerror}); choose a writable path") from None
     return model

@@ -15,7 +15,6 @@ from mixsearch.search_space.arch_io import write_atomic
 from mixsearch.search_space.errors import SpecError
 
 from .records import TrialRecord
-from .run_folder import write_bytes_atomic
 
 CSV_COLUMNS = ("number", "status", "accuracy", "reward", "flops", "num_params", "latency_ms", "seconds",
                "epochs", "failure", "hostname", "pid", "node_id", "blocks")
@@ -55,7 +54,7 @@ def write_outputs(run_dir: Path, records: list[TrialRecord], metric: str, run_na
     """Write every output; returns the paths written by kind (best.yaml absent when no trial completed)."""
     paths: dict[str, Path] = {"trials_csv": run_dir / "trials.csv", "plot": run_dir / "progress.png"}
     write_atomic(paths["trials_csv"], trials_csv(records))
-    write_bytes_atomic(paths["plot"], progress_plot(records, metric))
+    write_atomic(paths["plot"], progress_plot(records, metric))
     best = best_record(records)
     if best is not None:
         arch = loads_arch(best.arch).replace(name=f"{run_name}-trial{best.number}")

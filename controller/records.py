@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ def open_storage(run_dir: str | os.PathLike) -> optuna.storages.RDBStorage:
     import sqlalchemy
 
     # A generous timeout: Ray's driver callbacks and a `mixsearch show` may touch the file together.
-    storage = optuna.storages.RDBStorage(storage_url(run_dir), engine_kwargs={"connect_args": {"timeout": 60}})
+    storage = _create_storage(storage_url(run_dir), sqlalchemy)
 
     def tune_connection(connection, _record) -> None:
         cursor = connection.cursor()
@@ -116,6 +117,21 @@ def open_storage(run_dir: str | os.PathLike) -> optuna.storages.RDBStorage:
     sqlalchemy.event.listen(storage.engine, "connect", tune_connection)
     storage.engine.dispose()  # connections made while optuna set up the schema lack the pragmas
     return storage
+
+
+def _create_storage(url: str, sqlalchemy, attempts: int = 20) -> optuna.storages.RDBStorage:
+    """Optuna creates the schema check-then-create; a second process opening the file while the
+    first creates it (a `mixsearch show` as a run starts) sees "table ... already exists". The
+    schema is complete moments later, so try again, a bounded number of times."""
+    engine_kwargs = {"connect_args": {"timeout": 60}}
+    for _ in range(attempts - 1):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except sqlalchemy.exc.OperationalError as err:
+            if "already exists" not in str(err):
+                raise
+            time.sleep(0.1)
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
 
 
 def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:

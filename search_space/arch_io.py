@@ -95,14 +95,14 @@ def loads_arch(text: str, source: str = "<string>") -> ArchSpec:
     return arch_from_document(parse_yaml(text, source), source)[0]
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write via a temp file and rename, so a reader never sees half a file."""
+def write_atomic(path: str | os.PathLike, content: str | bytes) -> None:
+    """Write text or bytes via a temp file and rename, so a reader never sees half a file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .errors import SpecError
-from .spec import ACTIVATIONS, ArchSpec, BlockSpec
+from .spec import ArchSpec, BlockSpec
 
 _ACT_CODES = {"re": "relu", "r6": "relu6", "sw": "swish"}
 _CODE_OF_ACT = {v: k for k, v in _ACT_CODES.items()}
