@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--archs", type=int, default=100)
-    parser.add_argument("--calibrate", type=int, default=16)
+    parser.add_argument("--calibrate", type=int, default=48)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--group", type=int, default=None, help="round-robin group size (default: per runtime)")

@@ -80,7 +80,7 @@ def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings
 
 
 def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source: str = "", batch: int = 1,
-                granularity: str = "op", settings: Settings = Settings(), calibration_archs: int = 16,
+                granularity: str = "op", settings: Settings = Settings(), calibration_archs: int = 48,
                 seed: int = 0, save_every_s: float = 5.0, progress: bool = True,
                 limit: int | None = None) -> LatencyTable:
     """Measure every entry the space needs that `out` lacks, fit the calibration, save `out`.
