@@ -8,7 +8,6 @@ import socket
 import time
 
 import pytest
-import torch
 
 from mixsearch.controller.preflight import (
     DEFAULT_MIN_FREE_BYTES, PreflightError, check_free_space, check_run_folder, preflight)
@@ -18,14 +17,6 @@ from mixsearch.evaluator import ProxyConfig
 from mixsearch.search_space.errors import MixsearchError
 
 TINY = dict(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, time_limit_s=60.0)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _free_port() -> int:

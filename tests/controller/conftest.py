@@ -1,16 +1,7 @@
 """Shared fixtures: a proxy so small a candidate trains in well under a second."""
 import pytest
-import torch
 
 from mixsearch.evaluator import ProxyConfig
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

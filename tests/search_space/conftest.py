@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from mixsearch.search_space import ArchSpec, BlockSpec, SpecError, resolve_layers
 from mixsearch.search_space.space import default_space
@@ -42,15 +41,6 @@ def _random_arch(rng: np.random.Generator, resolution: int) -> ArchSpec:
                     head_chs=int(rng.choice([64, 128])), act=str(rng.choice(["relu", "swish", "relu6"])),
                     dropout=float(rng.choice([0.0, 0.2])), width_mult=float(rng.choice([1.0, 1.0, 0.75, 1.3])),
                     stem_stride=int(rng.choice([1, 2])))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread():
-    """Small models and jit traces run many times faster on one thread on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small_default_space(resolution: int = 32):
