@@ -3,6 +3,6 @@ import sys
 
 
 def main(argv=None) -> int:
-    from .main import run_cli
+    from .app import run_cli
 
     return run_cli(sys.argv[1:] if argv is None else argv)

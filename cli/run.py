@@ -49,13 +49,16 @@ def register(subparsers) -> None:
     b.add_argument("--cpus-per-trial", type=float, metavar="N", help="Ray CPUs per trial (default 1)")
     b.add_argument("--gpus-per-trial", type=float, metavar="N", help="Ray GPUs per trial (default 0)")
     b.add_argument("--concurrency", type=int, metavar="N", help="Ray trials at once (default: as resources allow)")
+    b.add_argument("--storage", metavar="URL", help="SQLAlchemy URL of the Optuna study, e.g. "
+                                                    "postgresql://host/db (default: runs/<name>/study.db)")
     b.add_argument("--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
     p.set_defaults(func=handle)
 
 
 _FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "reward", "alpha", "beta", "flops_cap",
            "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "early_stopping", "trials",
-           "time_budget_s", "workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "concurrency", "progress")
+           "time_budget_s", "workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "concurrency", "progress",
+           "storage")
 
 
 def _proxy(args: argparse.Namespace, base):

@@ -31,7 +31,7 @@ from mixsearch.search_space import loads_arch
 
 from .execution_local import MAX_CONSECUTIVE_REJECTIONS, RejectionLimitError
 from .objective import Proposer, Scoring, train_candidate
-from .records import STUDY_NAME, process_identity
+from .records import process_identity
 
 RECORD_FIELDS = ("status", "accuracy", "val_loss", "curve", "reward", "seconds", "failure", "pid", "hostname",
                  "node_id")
@@ -66,12 +66,13 @@ class RecordingOptunaSearch(OptunaSearch):
     """OptunaSearch that rejects over-cap candidates in the driver (they never become Ray trials)
     and writes each trial's record into the study before telling it."""
 
-    def __init__(self, proposer: Proposer, scoring: Scoring, storage, sampler, early_stopped: set[str],
+    def __init__(self, proposer: Proposer, scoring: Scoring, storage, study_name: str, sampler,
+                 early_stopped: set[str],
                  on_finish: Callable[[str], None] = lambda status: None):
         metrics = objective_metrics(scoring)
         modes = ["max" if d == "maximize" else "min" for d in scoring.directions]
         super().__init__(space=proposer, metric=metrics if len(metrics) > 1 else metrics[0],
-                         mode=modes if len(modes) > 1 else modes[0], sampler=sampler, study_name=STUDY_NAME,
+                         mode=modes if len(modes) > 1 else modes[0], sampler=sampler, study_name=study_name,
                          storage=storage)
         self._scoring = scoring
         self._early_stopped = early_stopped  # filled by RecordingASHA in the same driver
@@ -173,12 +174,12 @@ class RecordingASHA(ASHAScheduler):
         return decision
 
 
-def run_ray(proposer: Proposer, scoring: Scoring, storage, sampler, run_dir: Path, trials: int,
+def run_ray(proposer: Proposer, scoring: Scoring, storage, study_name: str, sampler, run_dir: Path, trials: int,
             deadline: float | None, early_stopping: bool, cpus_per_trial: float, gpus_per_trial: float,
             concurrency: int | None, on_finish: Callable[[str], None] = lambda status: None) -> None:
     """Run `trials` Ray trials (fewer if the deadline passes) on the Ray that is already connected."""
     early_stopped: set[str] = set()
-    searcher = RecordingOptunaSearch(proposer, scoring, storage, sampler, early_stopped, on_finish)
+    searcher = RecordingOptunaSearch(proposer, scoring, storage, study_name, sampler, early_stopped, on_finish)
     scheduler = None
     if early_stopping and not scoring.multi_objective:
         # max_t past the last epoch: ASHA stops at max_t, which would swallow the final report.

@@ -95,18 +95,26 @@ def record_from_trial(trial: FrozenTrial) -> TrialRecord:
     return TrialRecord(number=trial.number, status=status, params=dict(trial.params), values=values, **known)
 
 
-def storage_url(run_dir: str | os.PathLike) -> str:
-    return f"sqlite:///{Path(run_dir).resolve() / STUDY_FILE}"
+def storage_url(run_dir: str | os.PathLike, url: str | None = None) -> str:
+    """`url` (any SQLAlchemy URL, e.g. postgresql://host/db for a cluster) or the run's own SQLite file."""
+    return url or f"sqlite:///{Path(run_dir).resolve() / STUDY_FILE}"
 
 
-def open_storage(run_dir: str | os.PathLike) -> optuna.storages.RDBStorage:
-    """The run's SQLite study, in WAL mode with synchronous=NORMAL: a commit costs microseconds
-    instead of an fsync (~20 ms here, and a proposal makes ~70 of them), and every committed write
-    still survives the death of the process (only an OS crash can lose the last ones)."""
+def study_name(run_name: str, url: str | None = None) -> str:
+    """The run's own SQLite file holds one study; a shared database holds one per run name."""
+    return STUDY_NAME if url is None else f"{STUDY_NAME}-{run_name}"
+
+
+def open_storage(run_dir: str | os.PathLike, url: str | None = None) -> optuna.storages.RDBStorage:
+    """The run's study storage. SQLite runs in WAL mode with synchronous=NORMAL: a commit costs
+    microseconds instead of an fsync (~20 ms here, and a proposal makes ~70 of them), and every
+    committed write still survives the death of the process (only an OS crash can lose the last ones)."""
     import sqlalchemy
 
-    # A generous timeout: Ray's driver callbacks and a `mixsearch show` may touch the file together.
-    storage = _create_storage(storage_url(run_dir), sqlalchemy)
+    full_url = storage_url(run_dir, url)
+    storage = _create_storage(full_url, sqlalchemy)
+    if not full_url.startswith("sqlite"):
+        return storage
 
     def tune_connection(connection, _record) -> None:
         cursor = connection.cursor()
@@ -123,7 +131,8 @@ def _create_storage(url: str, sqlalchemy, attempts: int = 20) -> optuna.storages
     """Optuna creates the schema check-then-create; a second process opening the file while the
     first creates it (a `mixsearch show` as a run starts) sees "table ... already exists". The
     schema is complete moments later, so try again, a bounded number of times."""
-    engine_kwargs = {"connect_args": {"timeout": 60}}
+    # A generous SQLite lock timeout: Ray's driver callbacks and a `mixsearch show` may touch the file together.
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for _ in range(attempts - 1):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
@@ -136,13 +145,13 @@ def _create_storage(url: str, sqlalchemy, attempts: int = 20) -> optuna.storages
 
 def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:
     """Every trial of the run at `run_dir` (queued ones excepted), in order; safe while it runs."""
-    from .run_folder import RunFolderError
-    path = Path(run_dir) / STUDY_FILE
-    if not path.is_file():
+    from .run_folder import CONFIG_FILE, RunFolderError, load_config
+    url = load_config(run_dir).get("storage") if (Path(run_dir) / CONFIG_FILE).is_file() else None
+    if url is None and not (Path(run_dir) / STUDY_FILE).is_file():
         raise RunFolderError(f"{run_dir}: no {STUDY_FILE}; give the folder of a search (runs/<name>)")
     try:
-        study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(run_dir))
-    except KeyError:  # the file exists but the search has not created its study yet
-        raise RunFolderError(f"{run_dir}: {STUDY_FILE} holds no search yet; wait for the run to start") from None
+        study = optuna.load_study(study_name=study_name(Path(run_dir).name, url), storage=open_storage(run_dir, url))
+    except KeyError:  # the storage exists but the search has not created its study yet
+        raise RunFolderError(f"{run_dir}: its study holds no search yet; wait for the run to start") from None
     trials = study.get_trials(deepcopy=False)
     return [record_from_trial(t) for t in trials if t.state != TrialState.WAITING]

@@ -30,7 +30,7 @@ import optuna
 from .objective import CostModel, Proposer, Scoring
 from .outputs import best_record, pareto_front, write_outputs
 from .prefilter import prefilter_candidates
-from .records import STUDY_NAME, TrialRecord, load_trials, open_storage, status_counts
+from .records import TrialRecord, load_trials, open_storage, status_counts, study_name
 from .resume import count_finished, recover_interrupted
 from .reward import reward_exponents
 from .run_folder import RunFolderError, load_config, prepare_run_folder, save_config
@@ -45,7 +45,7 @@ OBJECTIVE_SETS = {("reward",), ("accuracy", "flops"), ("accuracy", "latency")}
 # Fields that define what is searched; a resumed run must keep them.
 DEFINING_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "reward", "alpha", "beta",
                    "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "proxy",
-                   "early_stopping")
+                   "early_stopping", "storage")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class SearchConfig:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     concurrency: int | None = None          # Ray trials at once; None = as many as resources allow
+    storage: str | None = None              # SQLAlchemy URL of the study; None = runs/<name>/study.db
     resume: bool = False
     progress: bool = True
 
@@ -223,7 +224,8 @@ def open_study(config: SearchConfig, folder: Path, scoring: Scoring, budget: int
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
               if config.early_stopping and not scoring.multi_objective else optuna.pruners.NopPruner())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=open_storage(folder), sampler=sampler, pruner=pruner,
+    study = optuna.create_study(study_name=study_name(config.name, config.storage),
+                                storage=open_storage(folder, config.storage), sampler=sampler, pruner=pruner,
                                 directions=scoring.directions, load_if_exists=True)
     existing = len(study.get_trials(deepcopy=False))
     if existing:
@@ -290,7 +292,8 @@ def _execute(config: SearchConfig, study: optuna.Study, proposer: Proposer, scor
         from .execution_ray import run_ray
         from .ray_cluster import connect
         with connect(config.ray_address, num_cpus=config.workers or None):
-            run_ray(proposer, scoring, open_storage(folder), study.sampler, folder, remaining, deadline,
+            run_ray(proposer, scoring, open_storage(folder, config.storage), study.study_name, study.sampler,
+                    folder, remaining, deadline,
                     config.early_stopping, config.cpus_per_trial, config.gpus_per_trial, config.concurrency,
                     on_finish=progress.update)
     else:

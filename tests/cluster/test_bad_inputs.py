@@ -1,4 +1,4 @@
-"""Bad-input battery: each case runs the real CLI (`mixsearch.cli.main`) and must end with exit code
+"""Bad-input battery: each case runs the real CLI (`mixsearch.cli.main()`) and must end with exit code
 2, one `error:` line that names the problem (checked by the words it must contain), no traceback,
 and nothing written in the working folder (the run folder included)."""
 from __future__ import annotations

@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from mixsearch.cli.main import run_cli
+from mixsearch.cli.app import run_cli
 from mixsearch.controller.export import export_onnx
 from mixsearch.search_space import load_arch
 

@@ -1,7 +1,7 @@
 """`mixsearch eval`: prints accuracy, params, FLOPs and time; user errors exit 2 with one line."""
 from __future__ import annotations
 
-from mixsearch.cli.main import run_cli
+from mixsearch.cli.app import run_cli
 from mixsearch.search_space import count_params, save_arch
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from mixsearch.cli.main import run_cli
+from mixsearch.cli.app import run_cli
 from mixsearch.search_space import save_arch
 
 

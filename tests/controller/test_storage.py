@@ -1,0 +1,28 @@
+"""A study kept in a database outside the run folder (any SQLAlchemy URL), shared by several runs."""
+import optuna
+
+from mixsearch.controller.records import load_trials, study_name
+from mixsearch.controller.search import SearchConfig, resume_config, run_search
+
+
+def test_two_runs_share_one_database_and_resume_from_it(tmp_path, tiny_proxy):
+    url = f"sqlite:///{tmp_path / 'shared' / 'studies.db'}"
+    (tmp_path / "shared").mkdir()
+    runs = tmp_path / "runs"
+    for name, seed in (("a", 1), ("b", 2)):
+        run_search(SearchConfig(name=name, runs_dir=str(runs), target_flops=300_000_000, trials=2, seed=seed,
+                                proxy=tiny_proxy, progress=False, storage=url))
+    assert not (runs / "a" / "study.db").exists()  # nothing of the study in the run folder
+    names = {s.study_name for s in optuna.get_all_study_summaries(url)}
+    assert names == {study_name("a", url), study_name("b", url)}
+    before = {r.number: r for r in load_trials(runs / "a")}
+    assert sum(r.finished for r in before.values()) == 2
+
+    # --resume reads the URL back from config.yaml and adds to that run's study only
+    run_search(resume_config(str(runs), "a", trials=3, progress=False))
+    after = load_trials(runs / "a")
+    assert sum(r.finished for r in after) == 3
+    for record in after:
+        if record.number in before:
+            assert (record.params, record.values) == (before[record.number].params, before[record.number].values)
+    assert sum(r.finished for r in load_trials(runs / "b")) == 2
