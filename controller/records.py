@@ -22,6 +22,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from mixsearch.search_space.errors import MixsearchError
+
 STUDY_NAME = "mixsearch"
 STUDY_FILE = "study.db"
 FINISHED = ("complete", "pruned", "failed")  # statuses that used up a trial of the budget
@@ -100,6 +102,10 @@ def storage_url(run_dir: str | os.PathLike, url: str | None = None) -> str:
     return url or f"sqlite:///{Path(run_dir).resolve() / STUDY_FILE}"
 
 
+class StorageError(MixsearchError):
+    """The study database can't be opened: no driver for the URL, server down, bad credentials."""
+
+
 def study_name(run_name: str, url: str | None = None) -> str:
     """The run's own SQLite file holds one study; a shared database holds one per run name."""
     return STUDY_NAME if url is None else f"{STUDY_NAME}-{run_name}"
@@ -112,7 +118,16 @@ def open_storage(run_dir: str | os.PathLike, url: str | None = None) -> optuna.s
     import sqlalchemy
 
     full_url = storage_url(run_dir, url)
-    storage = _create_storage(full_url, sqlalchemy)
+    try:
+        storage = _create_storage(full_url, sqlalchemy)
+    except ImportError as err:
+        raise StorageError(f"--storage {_shown(full_url)}: no database driver for it ({err.__cause__ or err}); "
+                           f"install one (e.g. pip install 'psycopg[binary]' for postgresql://) or name an "
+                           f"installed one in the URL (postgresql+psycopg2://...)") from None
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as err:
+        first_line = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise StorageError(f"--storage {_shown(full_url)}: cannot open the study database ({first_line}); "
+                           f"check the URL and that the database server is running") from None
     if not full_url.startswith("sqlite"):
         return storage
 
@@ -125,6 +140,16 @@ def open_storage(run_dir: str | os.PathLike, url: str | None = None) -> optuna.s
     sqlalchemy.event.listen(storage.engine, "connect", tune_connection)
     storage.engine.dispose()  # connections made while optuna set up the schema lack the pragmas
     return storage
+
+
+def _shown(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    import sqlalchemy
+
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even parseable: the message says so anyway
+        return repr(url)
 
 
 def _create_storage(url: str, sqlalchemy, attempts: int = 20) -> optuna.storages.RDBStorage:

@@ -243,6 +243,8 @@ def run_search(config: SearchConfig) -> SearchResult:
     space, scoring = build_problem(config)
     load_data(scoring.proxy)  # a missing or corrupt dataset fails here, not in every trial
     trials, time_budget = _budget(config)
+    if config.storage:  # a database that can't be opened fails before the run folder is written
+        open_storage(config.run_dir, config.storage).engine.dispose()
     folder = prepare_run_folder(config.runs_dir, config.name, config.resume, config.ray_address)
     if config.resume:
         _check_resume(config, folder)

@@ -1,7 +1,8 @@
 """A study kept in a database outside the run folder (any SQLAlchemy URL), shared by several runs."""
 import optuna
+import pytest
 
-from mixsearch.controller.records import load_trials, study_name
+from mixsearch.controller.records import StorageError, load_trials, study_name
 from mixsearch.controller.search import SearchConfig, resume_config, run_search
 
 
@@ -26,3 +27,18 @@ def test_two_runs_share_one_database_and_resume_from_it(tmp_path, tiny_proxy):
         if record.number in before:
             assert (record.params, record.values) == (before[record.number].params, before[record.number].values)
     assert sum(r.finished for r in load_trials(runs / "b")) == 2
+
+
+@pytest.mark.parametrize("url, words", [
+    ("mysql://user@127.0.0.1:1/db", "no database driver"),             # driver module not installed
+    ("postgresql+nosuchdriver://user@127.0.0.1:1/db", "cannot open"),  # driver name unknown to SQLAlchemy
+    ("sqlite:////nonexistent-folder/x/studies.db", "cannot open"),     # database can't be created
+])
+def test_a_storage_that_cannot_be_opened_is_refused_before_the_run_folder_is_written(tmp_path, tiny_proxy, url,
+                                                                                      words):
+    config = SearchConfig(name="x", runs_dir=str(tmp_path / "runs"), target_flops=300_000_000, trials=1,
+                          proxy=tiny_proxy, progress=False, storage=url.replace("user@", "user:secret@"))
+    with pytest.raises(StorageError, match=words) as error:
+        run_search(config)
+    assert "secret" not in str(error.value)  # passwords are masked in messages
+    assert not (tmp_path / "runs").exists()
