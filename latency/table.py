@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mixsearch.search_space.arch_io import write_atomic
-from mixsearch.search_space.layers import Layer, block_layers, resolve_layers
+from mixsearch.search_space.layers import Layer, block_layers, walk_rows
 from mixsearch.search_space.spec import ArchSpec
 
 from .errors import LatencyTableError
@@ -21,7 +21,7 @@ from .signature import GRANULARITIES, entry_signatures
 SCHEMA_VERSION = 1
 KIND = "latency_table"
 REQUIRED_METADATA = ("runtime", "threads", "batch", "resolution", "granularity", "space")
-MAX_CACHED_BLOCKS = 1_000_000
+MAX_CACHED_ROWS = 1_000_000
 
 
 def build_command(metadata: dict, out: str, space: str | None = None) -> str:
@@ -45,11 +45,9 @@ class LatencyTable:
         self.granularity = metadata["granularity"]
         self._scale, self._offset = _calibration_terms(calibration)
         self._layer_ms: dict[Layer, float] = {}
-        # (BlockSpec, in_chs, in_size, width_mult) -> (summed ms, out_chs, out_size): predict()
-        # then needs no resolve_layers for blocks it has seen, only dict lookups.
-        self._block_cache: dict[tuple, tuple[float, int, int]] = {}
-        self._stem_cache: dict[tuple, tuple[float, int, int]] = {}
-        self._head_cache: dict[tuple, float] = {}
+        # (BlockSpec, in_chs, in_size, width_mult) -> summed ms of the row: predict() resolves no
+        # block row it has seen before, only looks it up.
+        self._row_ms: dict[tuple, float] = {}
 
     # ---- lookups ---------------------------------------------------------------------------------
     def entry_ms(self, signature: str) -> float:
@@ -90,45 +88,22 @@ class LatencyTable:
 
     def predict_raw(self, arch: ArchSpec) -> float:
         """Sum of the arch's entries, before calibration."""
-        stem = self._stem_cache.get((arch.in_chans, arch.stem_chs, arch.stem_stride, arch.width_mult,
-                                     arch.resolution, arch.act))
-        if stem is None:
-            return self._fill_caches(arch)
-        total, chs, size = stem
-        for i, block in enumerate(arch.blocks):
-            key = (block, chs, size, arch.width_mult)
-            hit = self._block_cache.get(key)
-            if hit is None:
-                if len(self._block_cache) > MAX_CACHED_BLOCKS:  # bounded memory over endless searches
-                    self._block_cache.clear()
-                # resolve just this block, exactly as resolve_layers would
-                rows = block_layers(block, chs, size, arch.width_mult, f"blocks[{i}]")
-                hit = self._block_cache[key] = (sum(self.layer_ms(row) for row in rows), rows[-1].out_chs,
-                                                 rows[-1].out_size)
-            total += hit[0]
-            chs, size = hit[1], hit[2]
-        head = self._head_cache.get((chs, size, arch.head_chs, arch.act, arch.num_classes))
-        if head is None:
-            return self._fill_caches(arch)
-        return total + head
+        stem, rows, head = walk_rows(arch)
+        total = self.layer_ms(stem) + self.layer_ms(head)
+        for block, in_chs, in_size, path in rows:
+            key = (block, in_chs, in_size, arch.width_mult)
+            ms = self._row_ms.get(key)
+            if ms is None:
+                if len(self._row_ms) > MAX_CACHED_ROWS:  # bounded memory over endless searches
+                    self._row_ms.clear()
+                ms = self._row_ms[key] = sum(
+                    self.layer_ms(layer) for layer in block_layers(block, in_chs, in_size, arch.width_mult, path))
+            total += ms
+        return total
 
     def predict(self, arch: ArchSpec) -> float:
         """Predicted latency of the whole network in milliseconds."""
         return self.calibrate(self.predict_raw(arch))
-
-    def _fill_caches(self, arch: ArchSpec) -> float:
-        layers = resolve_layers(arch)
-        stem, head = layers[0], layers[-1]
-        self._stem_cache[(arch.in_chans, arch.stem_chs, arch.stem_stride, arch.width_mult, arch.resolution,
-                          arch.act)] = (self.layer_ms(stem), stem.out_chs, stem.out_size)
-        position = 1
-        for block in arch.blocks:
-            rows = layers[position:position + block.repeats]
-            position += block.repeats
-            self._block_cache[(block, rows[0].in_chs, rows[0].in_size, arch.width_mult)] = (
-                sum(self.layer_ms(row) for row in rows), rows[-1].out_chs, rows[-1].out_size)
-        self._head_cache[(head.in_chs, head.in_size, head.head_chs, head.act, head.num_classes)] = self.layer_ms(head)
-        return sum(self.layer_ms(layer) for layer in layers)
 
     # ---- compatibility ---------------------------------------------------------------------------
     def check_space(self, space) -> None:
