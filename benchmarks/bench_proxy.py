@@ -2,7 +2,11 @@
 
 For N random archs of the default space: seconds per candidate of the default proxy, Kendall tau
 between the default proxy and a training `--long-factor` times longer of the same archs (same
-task, same seed), and tau of each zero-cost proxy and of params/FLOPs against that longer training.
+task; its accuracy averaged over `--long-seeds` training seeds, because one short run on a small
+task moves by a few points from seed to seed and a single-seed reference ranks partly by luck), and
+tau of each zero-cost proxy and of params/FLOPs against that longer training. With
+`--proxy-runs 2` or more it also prints how stable the proxy's own ranking is: tau between two
+runs of the proxy under other training seeds, and tau of the mean of those runs.
 
     .venv/bin/python benchmarks/bench_proxy.py                        # 12 archs, writes results_proxy.md
     .venv/bin/python benchmarks/bench_proxy.py --archs 4 --quick      # a smoke run while developing
@@ -43,22 +47,22 @@ def tau(x: list[float], y: list[float]) -> float:
     return float("nan") if value is None else float(value)
 
 
-def load_rows(path: str, config: ProxyConfig) -> dict[str, dict]:
-    """Rows saved by an earlier run with the same proxy settings (threads and time limit aside)."""
+def load_rows(path: str, key: dict) -> dict[str, dict]:
+    """Rows saved by an earlier run with the same settings (threads and time limit aside)."""
     if not os.path.exists(path):
         return {}
-    key = _settings(config)
     rows = [json.loads(line) for line in open(path) if line.strip()]
     return {r["row"]["name"]: r["row"] for r in rows if r["settings"] == key}
 
 
-def save_row(path: str, config: ProxyConfig, row: dict) -> None:
+def save_row(path: str, key: dict, row: dict) -> None:
     with open(path, "a") as f:
-        f.write(json.dumps({"settings": _settings(config), "row": {**row, "failure": _failure(row)}}) + "\n")
+        f.write(json.dumps({"settings": key, "row": {**row, "failure": _failure(row)}}) + "\n")
 
 
-def _settings(config: ProxyConfig) -> dict:
-    return {k: v for k, v in config.to_dict().items() if k not in ("threads", "time_limit_s")}
+def settings_key(config: ProxyConfig, args: argparse.Namespace) -> dict:
+    proxy = {k: v for k, v in config.to_dict().items() if k not in ("threads", "time_limit_s")}
+    return {**proxy, "long_factor": args.long_factor, "proxy_runs": args.proxy_runs, "long_seeds": args.long_seeds}
 
 
 def _failure(row: dict):
@@ -70,10 +74,20 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
               long_config: ProxyConfig, partial: bool) -> str:
     ok = [r for r in rows if r["failure"] is None]
     reference = [r["long_accuracy"] for r in ok]
+    long_name = f"{long_config.epochs}-epoch" + (f" (mean of {args.long_seeds} seeds)" if args.long_seeds > 1 else "")
     signals = {"proxy accuracy": [r["accuracy"] for r in ok],
                "proxy -val_loss": [-r["val_loss"] for r in ok]}
+    if args.proxy_runs > 1:
+        signals[f"proxy accuracy, mean of {args.proxy_runs} proxy runs"] = [np.mean(r["proxy_accuracies"]) for r in ok]
     signals.update({name: [r[name] for r in ok] for name in (*ZERO_COST_PROXIES, "params", "flops")})
     seconds = np.array([r["seconds"] for r in rows])
+    stability = []
+    if args.proxy_runs > 1:
+        stability.append(f"proxy run 1 vs run 2 (seeds from {config.seed} / {config.seed + config.repeats}): tau "
+                         f"{tau(*zip(*[r['proxy_accuracies'][:2] for r in ok])):+.3f}")
+    if args.long_seeds > 1:
+        stability.append(f"{long_config.epochs}-epoch training, seed {config.seed} vs seed {config.seed + 1}: tau "
+                         f"{tau(*zip(*[r['long_accuracies'][:2] for r in ok])):+.3f}")
     lines = [
         f"# Proxy benchmark (benchmarks/bench_proxy.py {command})",
         "",
@@ -81,8 +95,10 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
         f"{len(rows)} random archs of the default space (seed {args.seed}); {len(ok)} trained without failure. "
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread(s); "
         f"load average {os.getloadavg()[1]:.1f} (5 min) when written: above the thread count means shared cores.",
-        f"Default proxy: {config.epochs} epochs, {config.resolution}px, width x{config.width_mult}, "
-        f"dataset {config.dataset}, data_fraction {config.data_fraction}; reference: {long_config.epochs} epochs.",
+        f"Default proxy: {config.epochs} epochs, {config.resolution}px, width x{config.width_mult}, batch "
+        f"{config.batch_size}, dataset {config.dataset}, data_fraction {config.data_fraction}, seed {config.seed}, "
+        f"repeats {config.repeats}, val_draws {config.val_draws}; "
+        f"reference: {long_name} training, same recipe.",
         "",
         f"Seconds per candidate (default proxy): median {np.median(seconds):.1f}, min {seconds.min():.1f}, "
         f"max {seconds.max():.1f}; longer training median "
@@ -91,24 +107,50 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
         f"Accuracy range: proxy {min(signals['proxy accuracy'], default=0):.3f}-"
         f"{max(signals['proxy accuracy'], default=0):.3f}, longer {min(reference, default=0):.3f}-"
         f"{max(reference, default=0):.3f}.",
+        *([f"Ranking stability across training seeds (Kendall tau): {'; '.join(stability)}."] if stability else []),
         "",
-        f"| score | Kendall tau vs {long_config.epochs}-epoch accuracy | vs {long_config.epochs}-epoch -val_loss |",
+        f"| score | Kendall tau vs {long_name} accuracy | vs {long_name} -val_loss |",
         "|---|---|---|",
         *(f"| {name} | {tau(values, reference):+.3f} | {tau(values, [-r['long_val_loss'] for r in ok]):+.3f} |"
           for name, values in signals.items()),
         "",
-        "| arch | params | MACs | proxy s | proxy acc | proxy val loss | long acc | long val loss | synflow | naswot "
-        "| grad_norm |",
+        "| arch | params | MACs | proxy s | proxy acc (per seed) | proxy val loss | long acc (per seed) | long val loss "
+        "| synflow | naswot | grad_norm |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
         *(f"| {r['name']} | {r['params'] / 1e6:.2f}M | {r['flops'] / 1e6:.0f}M | {r['seconds']:.1f} | "
-          f"{r['accuracy']:.3f} | {_round(r['val_loss'])} | {r['long_accuracy']:.3f} | {_round(r['long_val_loss'])} | "
-          f"{r['synflow']:.1f} | {r['naswot']:.1f} | {r['grad_norm']:.1f} |" for r in rows),
+          f"{_per_seed(r['proxy_accuracies'])} | {_round(r['val_loss'])} | {_per_seed(r['long_accuracies'])} | "
+          f"{_round(r['long_val_loss'])} | {r['synflow']:.1f} | {r['naswot']:.1f} | {r['grad_norm']:.1f} |"
+          for r in rows),
     ]
     return "\n".join(lines) + "\n"
 
 
+def _per_seed(values: list[float]) -> str:
+    return " / ".join(f"{v:.3f}" for v in values)
+
+
 def _round(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def measure(arch: ArchSpec, config: ProxyConfig, long_config: ProxyConfig, args: argparse.Namespace) -> dict:
+    """One row: zero-cost scores, the proxy under each proxy seed, the longer training under each long seed."""
+    zc_start = time.monotonic()
+    scores = zero_cost_scores(arch, config)
+    zc_seconds = time.monotonic() - zc_start
+    # A proxy with repeats R trains under seeds seed..seed+R-1; the next sample of it starts at seed+R.
+    shorts = [evaluate(arch, config.replace(seed=config.seed + i * config.repeats)) for i in range(args.proxy_runs)]
+    longs = [evaluate(arch, long_config.replace(seed=long_config.seed + i)) for i in range(args.long_seeds)]
+    failure = next((r.failure for r in (*shorts, *longs) if r.failure is not None), None)
+    short = shorts[0]
+    return {"name": arch.name, "params": count_params(arch), "flops": count_flops(arch),
+            "seconds": short.seconds, "long_seconds": float(np.mean([r.seconds for r in longs])),
+            "zero_cost_seconds": zc_seconds, "accuracy": short.accuracy, "val_loss": short.val_loss,
+            "proxy_accuracies": [r.accuracy for r in shorts],
+            "long_accuracy": float(np.mean([r.accuracy for r in longs])),
+            "long_accuracies": [r.accuracy for r in longs],
+            "long_val_loss": None if failure else float(np.mean([r.val_loss for r in longs])),
+            "failure": failure, **scores}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0, help="seed of the arch sample")
     parser.add_argument("--long-factor", type=int, default=3)
+    parser.add_argument("--long-seeds", type=int, default=2, help="training seeds averaged for the reference")
+    parser.add_argument("--proxy-runs", type=int, default=2,
+                        help="runs of the proxy under other seeds: the first is the default proxy, the others "
+                             "measure how stable its ranking is")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a third of the training data (smoke test only)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -129,33 +175,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         overrides.setdefault("data_fraction", 0.33)
     config = ProxyConfig(threads=args.threads, time_limit_s=None, **overrides)
-    long_config = config.replace(epochs=config.epochs * args.long_factor)
+    # The reference: the same recipe, longer, one seed per training (averaged over --long-seeds).
+    long_config = config.replace(epochs=config.epochs * args.long_factor, repeats=1)
     archs = sample_archs(args.archs, args.seed)
     print(f"{len(archs)} archs; proxy: {config.to_dict()}", flush=True)
 
     rows = []
     command = " ".join(sys.argv[1:] if argv is None else argv)
-    done = load_rows(args.rows, config) if args.rows else {}
+    key = settings_key(config, args)
+    done = load_rows(args.rows, key) if args.rows else {}
     for arch in archs:
         if arch.name in done:  # evaluations are deterministic: a saved row is what a rerun would give
             rows.append(done[arch.name])
             print(f"{arch.name}: from {args.rows}", flush=True)
             continue
-        zc_start = time.monotonic()
-        scores = zero_cost_scores(arch, config)
-        zc_seconds = time.monotonic() - zc_start
-        short = evaluate(arch, config)
-        long = evaluate(arch, long_config)
-        rows.append({"name": arch.name, "params": count_params(arch), "flops": count_flops(arch),
-                     "seconds": short.seconds, "long_seconds": long.seconds, "zero_cost_seconds": zc_seconds,
-                     "accuracy": short.accuracy, "val_loss": short.val_loss, "long_accuracy": long.accuracy,
-                     "long_val_loss": long.val_loss, "failure": short.failure or long.failure, **scores})
-        print(f"{arch.name}: {rows[-1]['params'] / 1e6:.2f}M {rows[-1]['flops'] / 1e6:.0f}M MACs | proxy "
-              f"{short.accuracy:.3f} loss {short.val_loss} {short.seconds:.1f}s | long {long.accuracy:.3f} "
-              f"loss {long.val_loss} {long.seconds:.1f}s | zero-cost {zc_seconds:.1f}s "
-              f"{ {k: round(v, 2) for k, v in scores.items()} }", flush=True)
+        rows.append(measure(arch, config, long_config, args))
+        r = rows[-1]
+        print(f"{arch.name}: {r['params'] / 1e6:.2f}M {r['flops'] / 1e6:.0f}M MACs | proxy "
+              f"{_per_seed(r['proxy_accuracies'])} loss {_round(r['val_loss'])} {r['seconds']:.1f}s | long "
+              f"{_per_seed(r['long_accuracies'])} {r['long_seconds']:.1f}s | zero-cost {r['zero_cost_seconds']:.1f}s",
+              flush=True)
         if args.rows:
-            save_row(args.rows, config, rows[-1])
+            save_row(args.rows, key, r)
         if args.out:  # after every arch, so an interrupted run still leaves its figures
             write_atomic(args.out, summarize(rows, command, args, config, long_config, partial=len(rows) < len(archs)))
     print(summarize(rows, command, args, config, long_config, partial=False))

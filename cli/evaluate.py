@@ -10,7 +10,7 @@ from mixsearch.search_space import count_flops, count_params, load_arch
 # flag -> ProxyConfig field; only flags the user gave override the measured defaults.
 OVERRIDES = {"dataset": "dataset", "epochs": "epochs", "resolution": "resolution", "width": "width_mult",
              "batch_size": "batch_size", "data_fraction": "data_fraction", "lr": "lr", "seed": "seed",
-             "threads": "threads", "time_limit": "time_limit_s"}
+             "repeats": "repeats", "threads": "threads", "time_limit": "time_limit_s"}
 
 
 def register(subparsers) -> None:
@@ -27,6 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--data-fraction", type=float)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
+    p.add_argument("--repeats", type=int, help="trainings under seeds seed, seed+1, ...; scores are their mean")
     p.add_argument("--threads", type=int)
     p.add_argument("--time-limit", type=float, help="seconds per candidate")
     p.add_argument("--zero-cost", action="store_true", help="also print the zero-cost proxy scores")
@@ -43,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
           f"multiply-adds at {arch.resolution}px, {arch.num_classes} classes")
     print(f"proxy: {config.dataset} ({len(data.train_y)} train / {len(data.val_y)} val, {data.num_classes} classes), "
           f"{config.resolution}px, width x{small.width_mult:g}, stem stride {small.stem_stride}, "
-          f"{config.epochs} epoch(s): params {count_params(small):,}, FLOPs {count_flops(small) / 1e6:.1f}M")
+          f"{config.epochs} epoch(s) x {config.repeats} seed(s): params {count_params(small):,}, FLOPs {count_flops(small) / 1e6:.1f}M")
     if args.zero_cost:
         scores = zero_cost_scores(arch, config)
         print("zero-cost: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))

@@ -20,7 +20,7 @@ from mixsearch.search_space import ArchSpec, count_flops, count_params
 from .augment import distort
 from .config import ProxyConfig
 from .datasets import SplitData
-from .proxy import build_proxy_model, channels_last, load_data, proxy_arch, torch_settings
+from .proxy import build_proxy_model, channels_last, load_data, proxy_arch, torch_settings, zero_init_residual
 from .result import EvalResult, Failure
 
 Report = Callable[[int, dict[str, float]], Any]
@@ -56,11 +56,13 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
     curve: list[dict[str, float]] = []
     with torch_settings(config):
         # The proxy's width may make a grouped conv impossible: that is the candidate's failure too.
-        run, failure = _guarded(lambda: _Run(proxy_arch(arch, config, data), config, data, start))
-        if run is not None:
-            costs.update(proxy_params=count_params(run.arch), proxy_flops=count_flops(run.arch))
+        runs, failure = _guarded(lambda: [_Run(proxy_arch(arch, config, data), config.replace(seed=config.seed + i),
+                                               data, start) for i in range(config.repeats)])
+        if runs is not None:
+            costs.update(proxy_params=count_params(runs[0].arch), proxy_flops=count_flops(runs[0].arch))
         for epoch in range(config.epochs if failure is None else 0):
-            metrics, failure = _guarded(lambda: run.epoch(epoch))
+            # Repeats advance epoch by epoch together, so a pruner sees their mean after every epoch.
+            metrics, failure = _guarded(lambda: _mean_metrics([run.epoch(epoch) for run in runs]))
             if failure is not None:
                 break
             curve.append(metrics)
@@ -71,6 +73,15 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
         return EvalResult(accuracy=curve[-1]["val_accuracy"], val_loss=curve[-1]["val_loss"], curve=curve,
                           seconds=seconds, **costs)
     return EvalResult(accuracy=0.0, val_loss=None, curve=curve, seconds=seconds, failure=failure, **costs)
+
+
+def _mean_metrics(per_run: list[dict[str, float]]) -> dict[str, float]:
+    """One epoch of all repeats: mean losses and accuracy, total seconds."""
+    merged = dict(per_run[0])
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        merged[key] = sum(m[key] for m in per_run) / len(per_run)
+    merged["seconds"] = sum(m["seconds"] for m in per_run)
+    return merged
 
 
 def _guarded(step: Callable[[], Any]) -> tuple[Any, Failure | None]:
@@ -87,17 +98,23 @@ class _Run:
     def __init__(self, arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float):
         self.arch, self.config, self.data, self.start = arch, config, data, start
         self.model = build_proxy_model(arch, config)
+        if config.zero_init_residual:
+            zero_init_residual(self.model)
+        # Dropout draws from torch's global generator: each run keeps its own stream of it, so a
+        # run trains the same whether it runs alone or beside other repeats.
+        self.global_rng = torch.get_rng_state()
         self.generator = torch.Generator().manual_seed(config.seed)
         n = len(data.train_y)
         self.batch_size = min(config.batch_size, n)
         self.batches = n // self.batch_size  # drop the ragged last batch: BN needs > 1 sample
         self.optimizer = _optimizer(self.model, config)
         self.scheduler = _scheduler(self.optimizer, config, config.epochs * self.batches)
-        self.val_x = data.val_x
+        self.val_x, self.val_y = data.val_x, data.val_y
         if config.distort_val:
-            # One fixed draw, independent of the training seed: every candidate sees the same task.
-            val_gen = torch.Generator().manual_seed(10_007 + config.split_seed)
-            self.val_x = self.distort(data.val_x, val_gen)
+            # Fixed draws, independent of the training seed: every candidate sees the same task.
+            draws = [self.distort(data.val_x, torch.Generator().manual_seed(10_007 + config.split_seed + k))
+                     for k in range(config.val_draws)]
+            self.val_x, self.val_y = torch.cat(draws), data.val_y.repeat(config.val_draws)
         self.loss_limit: float | None = None
 
     def distort(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -110,6 +127,13 @@ class _Run:
             raise CandidateFailure("timeout", f"time limit of {limit:g} s exceeded {where}")
 
     def epoch(self, epoch: int) -> dict[str, float]:
+        torch.set_rng_state(self.global_rng)
+        try:
+            return self._epoch(epoch)
+        finally:
+            self.global_rng = torch.get_rng_state()
+
+    def _epoch(self, epoch: int) -> dict[str, float]:
         config, data = self.config, self.data
         epoch_start = time.monotonic()
         self.model.train()
@@ -173,11 +197,11 @@ class _Run:
     @torch.no_grad()
     def validate(self, epoch: int) -> tuple[float, float]:
         self.model.eval()
-        loss_sum, correct, n = 0.0, 0, len(self.data.val_y)
+        loss_sum, correct, n = 0.0, 0, len(self.val_y)
         for b in range(0, n, VAL_BATCH):
             self.check_time(f"while validating epoch {epoch}")
             logits = self.model(channels_last(self.val_x[b:b + VAL_BATCH]))
-            labels = self.data.val_y[b:b + VAL_BATCH]
+            labels = self.val_y[b:b + VAL_BATCH]
             loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
             correct += int((logits.argmax(1) == labels).sum())
         val_loss = loss_sum / n

@@ -18,6 +18,8 @@ def test_round_trip_through_yaml():
     ({"epochs": 0}, "proxy.epochs"), ({"epochs": 2.5}, "proxy.epochs"), ({"lr": -1.0}, "proxy.lr"),
     ({"optimizer": "lion"}, "proxy.optimizer"), ({"stem_stride": 3}, "proxy.stem_stride"),
     ({"data_fraction": 0.0}, "proxy.data_fraction"), ({"distort_val": "yes"}, "proxy.distort_val"),
+    ({"repeats": 0}, "proxy.repeats"), ({"val_draws": 0}, "proxy.val_draws"),
+    ({"zero_init_residual": 1}, "proxy.zero_init_residual"),
     ({"threads": 0}, "proxy.threads"), ({"dataset": ""}, "proxy.dataset"), ({"batch_size": True}, "proxy.batch_size"),
 ])
 def test_bad_values_name_the_field(changes, field):

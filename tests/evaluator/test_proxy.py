@@ -37,3 +37,21 @@ def test_proxy_model_is_seeded_channels_last_with_calm_logits(arch, fast_config)
     bound = 1 / a.head.classifier.in_features ** 0.5
     assert float(a.head.classifier.weight.detach().abs().max()) <= bound
     assert all(m.momentum == fast_config.bn_momentum for m in a.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+
+def test_zero_init_residual_starts_every_residual_block_as_the_identity():
+    from mixsearch.evaluator.proxy import zero_init_residual
+    from mixsearch.search_space import load_preset
+    from mixsearch.search_space.modules import MixBlock
+
+    model = build_proxy_model(load_preset("mixnet_s").replace(resolution=32, num_classes=10), ProxyConfig()).eval()
+    zero_init_residual(model)
+    blocks = [m for m in model.modules() if isinstance(m, MixBlock)]
+    residual = [m for m in blocks if m.has_skip]
+    # MixNet-S: 16 blocks; stride 1 with equal widths in 1 (ds) + 1 + 3 + 2 + 2 + 2 of them.
+    assert (len(blocks), len(residual)) == (16, 11)
+    for m in residual:
+        x = torch.randn(2, m.project[-1].num_features, 8, 8, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(m(x), x)
+    assert all(bool((m.project[-1].weight == 1).all()) for m in blocks if not m.has_skip)  # untouched

@@ -62,6 +62,33 @@ def test_same_seed_same_curve_other_seed_other_curve(arch, fast_config):
     assert strip(a) != strip(c)
 
 
+def test_repeats_report_the_mean_of_the_same_trainings_run_alone(arch, fast_config):
+    config = fast_config
+    alone = [evaluate(arch, config.replace(seed=s)) for s in (3, 4)]
+    both = evaluate(arch, config.replace(seed=3, repeats=2))
+    assert both.ok and len(both.curve) == config.epochs
+    for epoch, metrics in enumerate(both.curve):
+        for key in ("val_accuracy", "val_loss", "train_loss"):
+            assert metrics[key] == pytest.approx((alone[0].curve[epoch][key] + alone[1].curve[epoch][key]) / 2,
+                                                 rel=1e-12, abs=1e-12)
+    assert both.accuracy == both.curve[-1]["val_accuracy"]
+
+
+def test_val_draws_add_fixed_distortions_of_the_same_images(arch, fast_config):
+    data = load_data(fast_config)
+    small = proxy_arch(arch, fast_config, data)
+    one = train_module._Run(small, fast_config.replace(val_draws=1), data, time.monotonic())
+    three = train_module._Run(small, fast_config.replace(val_draws=3, seed=5), data, time.monotonic())
+    n = len(data.val_y)
+    assert three.val_x.shape[0] == 3 * n and torch.equal(three.val_y, data.val_y.repeat(3))
+    assert torch.equal(three.val_x[:n], one.val_x)  # draw 0 is the single-draw task, whatever the seed
+    assert not torch.equal(three.val_x[n:2 * n], three.val_x[:n])
+    plain = train_module._Run(small, fast_config.replace(val_draws=3, distort_val=False), data, time.monotonic())
+    assert torch.equal(plain.val_x, data.val_x)  # undistorted draws would all be the same images
+    result = evaluate(arch, fast_config.replace(val_draws=3))
+    assert result.ok and round(result.accuracy * 3 * n) == pytest.approx(result.accuracy * 3 * n, abs=1e-6)
+
+
 def test_caller_torch_settings_are_restored(arch, fast_config):
     threads = torch.get_num_threads()
     before = torch.are_deterministic_algorithms_enabled()
