@@ -43,15 +43,19 @@ def test_search_uses_both_nodes_and_survives_a_worker_killed_mid_trial(two_node_
                                                                         driver, wait_until):
     node_ids = {n["NodeID"] for n in two_node_cluster.nodes() if n["Alive"]}
     run_dir = tmp_path / "runs" / "two"
-    # Trials long enough (2 epochs) that the kill lands while a candidate trains.
-    run = driver(*_run_args(two_node_cluster, tmp_path, "two", proxy_file(epochs=2, data_fraction=0.2), 4),
+    # Trials long enough (~3 s: 3 epochs on half the data) that the 0.5 s poll sees one training and
+    # the kill lands mid-trial; at ~1 s a whole search could finish between two polls.
+    run = driver(*_run_args(two_node_cluster, tmp_path, "two", proxy_file(epochs=3, data_fraction=0.5), 4),
                  env=two_node_cluster.env)
 
     def a_training_process():
+        if run.process.poll() is not None:
+            return "the search ended"
         ours = set(two_node_cluster.processes())
         return next((r for r in _records_so_far(run_dir) if r.status == "running" and r.pid in ours), None)
 
     victim = wait_until(a_training_process, 180, "a trial to start training on the cluster")
+    assert victim != "the search ended", f"no trial was seen training: {run.output()[-3000:]}"
     assert victim.node_id in node_ids
     os.kill(victim.pid, signal.SIGKILL)  # the Ray worker process training that candidate
     assert run.wait() == 0, run.output()[-3000:]
