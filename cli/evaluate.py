@@ -44,7 +44,8 @@ def handle(args: argparse.Namespace) -> int:
           f"multiply-adds at {arch.resolution}px, {arch.num_classes} classes")
     print(f"proxy: {config.dataset} ({len(data.train_y)} train / {len(data.val_y)} val, {data.num_classes} classes), "
           f"{config.resolution}px, width x{small.width_mult:g}, stem stride {small.stem_stride}, "
-          f"{config.epochs} epoch(s) x {config.repeats} seed(s): params {count_params(small):,}, FLOPs {count_flops(small) / 1e6:.1f}M")
+          f"{config.epochs} epoch(s) x {config.repeats} seed(s): params {count_params(small):,}, "
+          f"FLOPs {count_flops(small) / 1e6:.1f}M")
     if args.zero_cost:
         scores = zero_cost_scores(arch, config)
         print("zero-cost: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))

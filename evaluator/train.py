@@ -56,8 +56,7 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
     curve: list[dict[str, float]] = []
     with torch_settings(config):
         # The proxy's width may make a grouped conv impossible: that is the candidate's failure too.
-        runs, failure = _guarded(lambda: [_Run(proxy_arch(arch, config, data), config.replace(seed=config.seed + i),
-                                               data, start) for i in range(config.repeats)])
+        runs, failure = _guarded(lambda: _start_runs(arch, config, data, start))
         if runs is not None:
             costs.update(proxy_params=count_params(runs[0].arch), proxy_flops=count_flops(runs[0].arch))
         for epoch in range(config.epochs if failure is None else 0):
@@ -73,6 +72,27 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
         return EvalResult(accuracy=curve[-1]["val_accuracy"], val_loss=curve[-1]["val_loss"], curve=curve,
                           seconds=seconds, **costs)
     return EvalResult(accuracy=0.0, val_loss=None, curve=curve, seconds=seconds, failure=failure, **costs)
+
+
+def _start_runs(arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float) -> list["_Run"]:
+    """One run per repeat (seeds seed, seed+1, ...), sharing the proxy arch and validation set."""
+    small, validation = proxy_arch(arch, config, data), validation_set(data, config)
+    return [_Run(small, config.replace(seed=config.seed + i), data, start, validation) for i in range(config.repeats)]
+
+
+def validation_set(data: SplitData, config: ProxyConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels every candidate is scored on: the validation split, or with
+    distort_val its `val_draws` fixed distortions, independent of the training seed, so every
+    candidate (and every repeat) sees the same task."""
+    if not config.distort_val:
+        return data.val_x, data.val_y
+    draws = [_distort(data.val_x, torch.Generator().manual_seed(10_007 + config.split_seed + k), config)
+             for k in range(config.val_draws)]
+    return torch.cat(draws), data.val_y.repeat(config.val_draws)
+
+
+def _distort(x: torch.Tensor, generator: torch.Generator, config: ProxyConfig) -> torch.Tensor:
+    return distort(x, generator, config.shift, config.rotate, config.scale, config.noise)
 
 
 def _mean_metrics(per_run: list[dict[str, float]]) -> dict[str, float]:
@@ -95,7 +115,8 @@ def _guarded(step: Callable[[], Any]) -> tuple[Any, Failure | None]:
 class _Run:
     """The model, optimiser, schedule and data streams of one proxy training."""
 
-    def __init__(self, arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float):
+    def __init__(self, arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float,
+                 validation: tuple[torch.Tensor, torch.Tensor]):
         self.arch, self.config, self.data, self.start = arch, config, data, start
         self.model = build_proxy_model(arch, config)
         if config.zero_init_residual:
@@ -109,17 +130,8 @@ class _Run:
         self.batches = n // self.batch_size  # drop the ragged last batch: BN needs > 1 sample
         self.optimizer = _optimizer(self.model, config)
         self.scheduler = _scheduler(self.optimizer, config, config.epochs * self.batches)
-        self.val_x, self.val_y = data.val_x, data.val_y
-        if config.distort_val:
-            # Fixed draws, independent of the training seed: every candidate sees the same task.
-            draws = [self.distort(data.val_x, torch.Generator().manual_seed(10_007 + config.split_seed + k))
-                     for k in range(config.val_draws)]
-            self.val_x, self.val_y = torch.cat(draws), data.val_y.repeat(config.val_draws)
+        self.val_x, self.val_y = validation
         self.loss_limit: float | None = None
-
-    def distort(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        c = self.config
-        return distort(x, generator, c.shift, c.rotate, c.scale, c.noise)
 
     def check_time(self, where: str) -> None:
         limit = self.config.time_limit_s
@@ -142,7 +154,7 @@ class _Run:
         for b in range(self.batches):
             self.check_time(f"at epoch {epoch} batch {b}")
             index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            x = channels_last(self.distort(data.train_x[index], self.generator))
+            x = channels_last(_distort(data.train_x[index], self.generator, config))
             loss = F.cross_entropy(self.model(x), data.train_y[index], label_smoothing=config.label_smoothing)
             value = float(loss.detach())
             self.check_loss(value, epoch, b)
@@ -189,7 +201,7 @@ class _Run:
             index = order[b * size:(b + 1) * size]
             # Distorted like training, but from a fixed stream, so calibration does not shift the
             # training draws and every epoch is calibrated on the same kind of images.
-            x = self.distort(self.data.train_x[index], torch.Generator().manual_seed(self.config.seed + b))
+            x = _distort(self.data.train_x[index], torch.Generator().manual_seed(self.config.seed + b), self.config)
             self.model(channels_last(x))
         for m, momentum in zip(batch_norms, saved):
             m.momentum = momentum

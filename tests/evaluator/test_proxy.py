@@ -39,7 +39,6 @@ def test_proxy_model_is_seeded_channels_last_with_calm_logits(arch, fast_config)
     assert all(m.momentum == fast_config.bn_momentum for m in a.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
-
 def test_zero_init_residual_starts_every_residual_block_as_the_identity():
     from mixsearch.evaluator.proxy import zero_init_residual
     from mixsearch.search_space import load_preset

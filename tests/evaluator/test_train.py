@@ -12,6 +12,7 @@ import torch
 from mixsearch.evaluator import EvalResult, Failure, ProxyConfig, evaluate, proxy_arch
 from mixsearch.evaluator import train as train_module
 from mixsearch.evaluator.proxy import load_data
+from mixsearch.evaluator.train import validation_set
 from mixsearch.search_space import count_flops, count_params
 
 
@@ -63,10 +64,9 @@ def test_same_seed_same_curve_other_seed_other_curve(arch, fast_config):
 
 
 def test_repeats_report_the_mean_of_the_same_trainings_run_alone(arch, fast_config):
-    config = fast_config
-    alone = [evaluate(arch, config.replace(seed=s)) for s in (3, 4)]
-    both = evaluate(arch, config.replace(seed=3, repeats=2))
-    assert both.ok and len(both.curve) == config.epochs
+    alone = [evaluate(arch, fast_config.replace(seed=s)) for s in (3, 4)]
+    both = evaluate(arch, fast_config.replace(seed=3, repeats=2))
+    assert both.ok and len(both.curve) == fast_config.epochs
     for epoch, metrics in enumerate(both.curve):
         for key in ("val_accuracy", "val_loss", "train_loss"):
             assert metrics[key] == pytest.approx((alone[0].curve[epoch][key] + alone[1].curve[epoch][key]) / 2,
@@ -76,15 +76,14 @@ def test_repeats_report_the_mean_of_the_same_trainings_run_alone(arch, fast_conf
 
 def test_val_draws_add_fixed_distortions_of_the_same_images(arch, fast_config):
     data = load_data(fast_config)
-    small = proxy_arch(arch, fast_config, data)
-    one = train_module._Run(small, fast_config.replace(val_draws=1), data, time.monotonic())
-    three = train_module._Run(small, fast_config.replace(val_draws=3, seed=5), data, time.monotonic())
+    one_x, _ = validation_set(data, fast_config.replace(val_draws=1))
+    three_x, three_y = validation_set(data, fast_config.replace(val_draws=3, seed=5))
     n = len(data.val_y)
-    assert three.val_x.shape[0] == 3 * n and torch.equal(three.val_y, data.val_y.repeat(3))
-    assert torch.equal(three.val_x[:n], one.val_x)  # draw 0 is the single-draw task, whatever the seed
-    assert not torch.equal(three.val_x[n:2 * n], three.val_x[:n])
-    plain = train_module._Run(small, fast_config.replace(val_draws=3, distort_val=False), data, time.monotonic())
-    assert torch.equal(plain.val_x, data.val_x)  # undistorted draws would all be the same images
+    assert three_x.shape[0] == 3 * n and torch.equal(three_y, data.val_y.repeat(3))
+    assert torch.equal(three_x[:n], one_x)  # draw 0 is the single-draw task, whatever the seed
+    assert not torch.equal(three_x[n:2 * n], three_x[:n])
+    plain_x, _ = validation_set(data, fast_config.replace(val_draws=3, distort_val=False))
+    assert torch.equal(plain_x, data.val_x)  # undistorted draws would all be the same images
     result = evaluate(arch, fast_config.replace(val_draws=3))
     assert result.ok and round(result.accuracy * 3 * n) == pytest.approx(result.accuracy * 3 * n, abs=1e-6)
 
