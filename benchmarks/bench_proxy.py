@@ -77,6 +77,8 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
     long_name = f"{long_config.epochs}-epoch" + (f" (mean of {args.long_seeds} seeds)" if args.long_seeds > 1 else "")
     signals = {"proxy accuracy": [r["accuracy"] for r in ok],
                "proxy -val_loss": [-r["val_loss"] for r in ok]}
+    if all(r.get("train_loss_sum") is not None for r in ok):
+        signals["proxy -sum of training losses"] = [-r["train_loss_sum"] for r in ok]
     if args.proxy_runs > 1:
         signals[f"proxy accuracy, mean of {args.proxy_runs} proxy runs"] = [np.mean(r["proxy_accuracies"]) for r in ok]
     signals.update({name: [r[name] for r in ok] for name in (*ZERO_COST_PROXIES, "params", "flops")})
@@ -88,6 +90,13 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
     if args.long_seeds > 1:
         stability.append(f"{long_config.epochs}-epoch training, seed {config.seed} vs seed {config.seed + 1}: tau "
                          f"{tau(*zip(*[r['long_accuracies'][:2] for r in ok])):+.3f}")
+    if args.long_seeds >= 4:
+        halves = [(np.mean(r["long_accuracies"][:2]), np.mean(r["long_accuracies"][2:4])) for r in ok]
+        stability.append(f"mean of {long_config.epochs}-epoch seeds {config.seed},{config.seed + 1} vs mean of seeds "
+                         f"{config.seed + 2},{config.seed + 3}: tau {tau(*zip(*halves)):+.3f}")
+    spreads = [f"{name}: {spread([r[key] for r in ok])}" for name, key, runs in
+               (("proxy", "proxy_accuracies", args.proxy_runs), (f"{long_config.epochs}-epoch", "long_accuracies",
+                                                                 args.long_seeds)) if runs > 1]
     lines = [
         f"# Proxy benchmark (benchmarks/bench_proxy.py {command})",
         "",
@@ -108,13 +117,15 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
         f"{max(signals['proxy accuracy'], default=0):.3f}, longer {min(reference, default=0):.3f}-"
         f"{max(reference, default=0):.3f}.",
         *([f"Ranking stability across training seeds (Kendall tau): {'; '.join(stability)}."] if stability else []),
+        *([f"Spread of accuracy in points, between seeds of one arch vs between archs (of the seed means, "
+           f"seed part removed): {'; '.join(spreads)}."] if spreads else []),
         "",
         f"| score | Kendall tau vs {long_name} accuracy | vs {long_name} -val_loss |",
         "|---|---|---|",
         *(f"| {name} | {tau(values, reference):+.3f} | {tau(values, [-r['long_val_loss'] for r in ok]):+.3f} |"
           for name, values in signals.items()),
         "",
-        "| arch | params | MACs | proxy s | proxy acc (per seed) | proxy val loss | long acc (per seed) | long val loss "
+        "| arch | params | MACs | proxy s | proxy acc (per run) | proxy val loss | long acc (per seed) | long val loss "
         "| synflow | naswot | grad_norm |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
         *(f"| {r['name']} | {r['params'] / 1e6:.2f}M | {r['flops'] / 1e6:.0f}M | {r['seconds']:.1f} | "
@@ -123,6 +134,15 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
           for r in rows),
     ]
     return "\n".join(lines) + "\n"
+
+
+def spread(per_arch: list[list[float]]) -> str:
+    """Seed sd (within an arch) and arch sd (of the seed means, less the seed noise left in a
+    mean), in accuracy points: a ranking is reproducible only where the arch sd is the larger."""
+    values = np.array(per_arch, dtype=float)
+    seed_var = float(np.mean(np.var(values, axis=1, ddof=1)))
+    arch_var = float(np.var(values.mean(axis=1), ddof=1)) - seed_var / values.shape[1]
+    return f"seed sd {100 * seed_var ** 0.5:.2f}, arch sd {100 * max(arch_var, 0.0) ** 0.5:.2f}"
 
 
 def _per_seed(values: list[float]) -> str:
@@ -147,6 +167,9 @@ def measure(arch: ArchSpec, config: ProxyConfig, long_config: ProxyConfig, args:
             "seconds": short.seconds, "long_seconds": float(np.mean([r.seconds for r in longs])),
             "zero_cost_seconds": zc_seconds, "accuracy": short.accuracy, "val_loss": short.val_loss,
             "proxy_accuracies": [r.accuracy for r in shorts],
+            # Training speed (Ru et al. 2021, "Speedy performance estimation"): the sum of the
+            # epochs' training losses, a score that averages over every batch of the proxy.
+            "train_loss_sum": float(sum(c["train_loss"] for c in short.curve)) if not failure else None,
             "long_accuracy": float(np.mean([r.accuracy for r in longs])),
             "long_accuracies": [r.accuracy for r in longs],
             "long_val_loss": None if failure else float(np.mean([r.val_loss for r in longs])),
@@ -158,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0, help="seed of the arch sample")
     parser.add_argument("--long-factor", type=int, default=3)
-    parser.add_argument("--long-seeds", type=int, default=2, help="training seeds averaged for the reference")
+    parser.add_argument("--long-seeds", type=int, default=4, help="training seeds averaged for the reference")
     parser.add_argument("--proxy-runs", type=int, default=2,
                         help="runs of the proxy under other seeds: the first is the default proxy, the others "
                              "measure how stable its ranking is")
@@ -199,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             save_row(args.rows, key, r)
         if args.out:  # after every arch, so an interrupted run still leaves its figures
             write_atomic(args.out, summarize(rows, command, args, config, long_config, partial=len(rows) < len(archs)))
-    print(summarize(rows, command, args, config, long_config, partial=False))
+    summary = summarize(rows, command, args, config, long_config, partial=False)
+    if args.out:  # also when every row came from --rows
+        write_atomic(args.out, summary)
+    print(summary)
     return 0
 
 

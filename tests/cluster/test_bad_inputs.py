@@ -17,7 +17,7 @@ TINY_SPACE = {
     "stages": [{"block_type": "ds", "stride": 1, "depth": [1], "width": [8], "kernels": [[3]], "exp_ratio": [1]},
                {"stride": 2, "depth": [1], "width": [16], "kernels": [[3], [3, 5]], "exp_ratio": [3]}],
 }
-TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1}
+TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1}
 # Every `run` case starts from a valid, cheap command; the case's own flags come last and win.
 RUN = ["run", "--runs-dir", "runs", "--name", "case", "--trials", "1", "--target-flops", "300M", "--no-progress",
        "--proxy", "{inputs}/tiny_proxy.yaml"]

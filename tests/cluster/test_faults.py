@@ -16,7 +16,7 @@ from mixsearch.controller.search import SearchConfig, run_search
 from mixsearch.evaluator import ProxyConfig
 from mixsearch.search_space.errors import MixsearchError
 
-TINY = dict(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, time_limit_s=60.0)
+TINY = dict(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1, time_limit_s=60.0)
 
 
 def _free_port() -> int:

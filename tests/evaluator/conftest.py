@@ -82,4 +82,4 @@ def cifar_folder(tmp_path):
 @pytest.fixture
 def fast_config(npz_file) -> ProxyConfig:
     return ProxyConfig(dataset=str(npz_file), resolution=SIZE, epochs=2, batch_size=8, width_mult=1.0, val_fraction=0.2,
-                       threads=1, bn_batches=2, time_limit_s=60.0)
+                       threads=1, bn_batches=2, repeats=1, time_limit_s=60.0)
