@@ -154,18 +154,25 @@ def _shown(url: str) -> str:
 
 def _create_storage(url: str, sqlalchemy, attempts: int = 20) -> optuna.storages.RDBStorage:
     """Optuna creates the schema check-then-create; a second process opening the file while the
-    first creates it (a `mixsearch show` as a run starts) sees "table ... already exists". The
+    first creates it (a `mixsearch show` or `load_trials` as a run starts) sees "table ... already
+    exists", or "UNIQUE constraint failed: alembic_version" when both stamp the schema version. The
     schema is complete moments later, so try again, a bounded number of times."""
     # A generous SQLite lock timeout: Ray's driver callbacks and a `mixsearch show` may touch the file together.
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for _ in range(attempts - 1):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        except sqlalchemy.exc.OperationalError as err:
-            if "already exists" not in str(err):
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as err:
+            if not _schema_race(err):
                 raise
             time.sleep(0.1)
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+
+
+def _schema_race(err: Exception) -> bool:
+    """Another process created (part of) the schema between optuna's check and its create."""
+    text = str(err)
+    return "already exists" in text or ("UNIQUE constraint failed" in text and "alembic_version" in text)
 
 
 def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:

@@ -42,3 +42,32 @@ def test_a_storage_that_cannot_be_opened_is_refused_before_the_run_folder_is_wri
         run_search(config)
     assert "secret" not in str(error.value)  # passwords are masked in messages
     assert not (tmp_path / "runs").exists()
+
+
+def _open_at_barrier(args) -> str:
+    run_dir, barrier = args
+    from mixsearch.controller.records import open_storage
+    barrier.wait(timeout=30)
+    try:
+        open_storage(run_dir).engine.dispose()
+        return "ok"
+    except StorageError as err:
+        return str(err)
+
+
+def test_processes_opening_a_new_study_file_together_all_succeed(tmp_path):
+    """The race a run's first seconds have (the driver creating the schema while a `show` or a test's
+    poll opens the file): every opener waits for the schema instead of failing on the other's tables
+    ("already exists") or schema version ("UNIQUE constraint failed: alembic_version")."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")  # optuna already imported: starts in milliseconds
+    for attempt in range(3):
+        run_dir = tmp_path / f"run{attempt}"
+        run_dir.mkdir()
+        with context.Manager() as manager:
+            barrier = manager.Barrier(4)
+            with context.Pool(4) as pool:
+                outcomes = pool.map(_open_at_barrier, [(str(run_dir), barrier)] * 4)
+        assert outcomes == ["ok"] * 4
+        assert optuna.get_all_study_summaries(f"sqlite:///{run_dir / 'study.db'}") == []
