@@ -6,7 +6,9 @@ task; its accuracy averaged over `--long-seeds` training seeds, because one shor
 task moves by a few points from seed to seed and a single-seed reference ranks partly by luck), and
 tau of each zero-cost proxy and of params/FLOPs against that longer training. With
 `--proxy-runs 2` or more it also prints how stable the proxy's own ranking is: tau between two
-runs of the proxy under other training seeds, and tau of the mean of those runs.
+runs of the proxy under other training seeds, and tau of the mean of those runs. With two or more
+seeds per reference it prints the spread between seeds of one arch and between archs: where the
+second is not the larger, no score can rank the archs reproducibly, and a tau measures noise.
 
     .venv/bin/python benchmarks/bench_proxy.py                        # 12 archs, writes results_proxy.md
     .venv/bin/python benchmarks/bench_proxy.py --archs 4 --quick      # a smoke run while developing
@@ -95,7 +97,7 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
         stability.append(f"mean of {long_config.epochs}-epoch seeds {config.seed},{config.seed + 1} vs mean of seeds "
                          f"{config.seed + 2},{config.seed + 3}: tau {tau(*zip(*halves)):+.3f}")
     spreads = [f"{name}: {spread([r[key] for r in ok])}" for name, key, runs in
-               (("proxy", "proxy_accuracies", args.proxy_runs), (f"{long_config.epochs}-epoch", "long_accuracies",
+               ((f"proxy (runs of {config.repeats} seed(s))", "proxy_accuracies", args.proxy_runs), (f"{long_config.epochs}-epoch", "long_accuracies",
                                                                  args.long_seeds)) if runs > 1]
     lines = [
         f"# Proxy benchmark (benchmarks/bench_proxy.py {command})",
