@@ -96,9 +96,9 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
         halves = [(np.mean(r["long_accuracies"][:2]), np.mean(r["long_accuracies"][2:4])) for r in ok]
         stability.append(f"mean of {long_config.epochs}-epoch seeds {config.seed},{config.seed + 1} vs mean of seeds "
                          f"{config.seed + 2},{config.seed + 3}: tau {tau(*zip(*halves)):+.3f}")
-    spreads = [f"{name}: {spread([r[key] for r in ok])}" for name, key, runs in
-               ((f"proxy (runs of {config.repeats} seed(s))", "proxy_accuracies", args.proxy_runs), (f"{long_config.epochs}-epoch", "long_accuracies",
-                                                                 args.long_seeds)) if runs > 1]
+    measured = ((f"proxy (runs of {config.repeats} seed(s))", "proxy_accuracies", args.proxy_runs),
+                (f"{long_config.epochs}-epoch", "long_accuracies", args.long_seeds))
+    spreads = [f"{name}: {spread([r[key] for r in ok])}" for name, key, runs in measured if runs > 1]
     lines = [
         f"# Proxy benchmark (benchmarks/bench_proxy.py {command})",
         "",

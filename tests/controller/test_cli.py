@@ -13,8 +13,8 @@ from mixsearch.search_space import load_arch
 @pytest.fixture
 def proxy_file(tmp_path, tiny_proxy):
     path = tmp_path / "proxy.yaml"
-    path.write_text(yaml.safe_dump({k: v for k, v in tiny_proxy.to_dict().items()
-                                    if k in ("epochs", "data_fraction", "resolution", "width_mult", "threads", "repeats")}))
+    fields = ("epochs", "data_fraction", "resolution", "width_mult", "threads", "repeats")
+    path.write_text(yaml.safe_dump({k: v for k, v in tiny_proxy.to_dict().items() if k in fields}))
     return path
 
 
