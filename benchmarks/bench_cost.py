@@ -60,29 +60,63 @@ def fvcore_specs_per_s(specs: list) -> float:
 
 
 def mixconv_ms(kernels: tuple[int, ...], impl: str, repeats: int, batch: int = 32, size: int = 56,
-               channels: int = 96) -> float:
-    """Median CPU milliseconds of one forward+backward."""
+               channels: int = 96, device: str = "cpu", backward: bool = True) -> float:
+    """Median milliseconds of one forward (+backward): CPU time of this process on the CPU, CUDA
+    event time of the kernels on a GPU."""
     torch.manual_seed(0)
-    conv = MixConv(channels, kernels, impl=impl)
-    x = torch.randn(batch, channels, size, size, requires_grad=True)
+    conv = MixConv(channels, kernels, impl=impl).to(device)
+    x = torch.randn(batch, channels, size, size, device=device, requires_grad=backward)
     times = []
     for i in range(repeats + 1):  # the first run warms up the allocator and kernels
+        if device == "cuda":
+            start_event, end_event = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start_event.record()
         start = time.process_time()
-        conv(x).sum().backward()
+        if backward:
+            conv(x).sum().backward()
+        else:
+            with torch.no_grad():
+                conv(x)
+        if device == "cuda":
+            end_event.record()
+            torch.cuda.synchronize()
+            elapsed = start_event.elapsed_time(end_event)
+        else:
+            elapsed = (time.process_time() - start) * 1e3
         if i:
-            times.append((time.process_time() - start) * 1e3)
+            times.append(elapsed)
         x.grad = None
         conv.zero_grad(set_to_none=True)
     return statistics.median(times)
+
+
+def mixconv_table(device: str, repeats: int) -> None:
+    cases = [(32, 56, True)] if device == "cpu" else [(32, 56, True), (1, 56, False), (1, 14, False)]
+    for batch, size, backward in cases:
+        what = "forward+backward" if backward else "forward"
+        print(f"\nMixConv {what}, batch {batch}, {size}x{size}, 96 channels, {device} "
+              f"(median of {repeats}, {'CPU' if device == 'cpu' else 'CUDA event'} ms)")
+        print(f"{'kernels':14s} {'split':>9s} {'fused':>9s} {'fused/split':>12s}")
+        for kernels in ((3, 5, 7, 9), (3, 5), (3, 5, 7, 9, 11), (3,)):
+            split = mixconv_ms(kernels, "split", repeats, batch, size, 96, device, backward)
+            fused = split  # one kernel: the same path either way
+            if len(kernels) > 1:
+                fused = mixconv_ms(kernels, "fused", repeats, batch, size, 96, device, backward)
+            print(f"{'.'.join(map(str, kernels)):14s} {split:9.3f} {fused:9.3f} {fused / split:12.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer specs and repeats")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where MixConv is timed; cuda times only MixConv (the cost part is device-free)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     n_specs, n_fvcore, repeats = (2000, 3, 3) if args.quick else (10000, 10, 5)
+    if args.device == "cuda":
+        mixconv_table("cuda", repeats=repeats * 10)
+        return
 
     space = default_space()
     rng = np.random.default_rng(0)
@@ -103,14 +137,7 @@ def main() -> None:
     print(f"{'analytic flops+params, cold caches':44s} {cold:10.0f} {cold / fv:9.0f}x")
     print(f"{'analytic flops+params, warm layer caches':44s} {warm:10.0f} {warm / fv:9.0f}x")
     print(f"{'fvcore FlopCountAnalysis + numel (built)':44s} {fv:10.2f} {1:9.0f}x")
-    print()
-    print("MixConv forward+backward, batch 32, 56x56, 96 channels (median of "
-          f"{repeats}, CPU ms)")
-    print(f"{'kernels':14s} {'split':>9s} {'fused':>9s} {'fused/split':>12s}")
-    for kernels in ((3, 5, 7, 9), (3, 5), (3, 5, 7, 9, 11), (3,)):
-        split = mixconv_ms(kernels, "split", repeats)
-        fused = mixconv_ms(kernels, "fused", repeats) if len(kernels) > 1 else split  # one kernel: same path
-        print(f"{'.'.join(map(str, kernels)):14s} {split:9.1f} {fused:9.1f} {fused / split:12.2f}")
+    mixconv_table("cpu", repeats)
 
 
 if __name__ == "__main__":

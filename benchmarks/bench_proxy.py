@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs of the proxy under other seeds: the first is the default proxy, the others "
                              "measure how stable its ranking is")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="where both trainings run (zero-cost scores: CPU)")
     parser.add_argument("--quick", action="store_true", help="a third of the training data (smoke test only)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a ProxyConfig field (YAML value) for both trainings")
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     if args.quick:
         overrides.setdefault("data_fraction", 0.33)
-    config = ProxyConfig(threads=args.threads, time_limit_s=None, **overrides)
+    config = ProxyConfig(threads=args.threads, time_limit_s=None, **{"device": args.device, **overrides})
     # The reference: the same recipe, longer, one seed per training (averaged over --long-seeds).
     long_config = config.replace(epochs=config.epochs * args.long_factor, repeats=1)
     archs = sample_archs(args.archs, args.seed)

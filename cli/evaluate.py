@@ -10,7 +10,7 @@ from mixsearch.search_space import count_flops, count_params, load_arch
 # flag -> ProxyConfig field; only flags the user gave override the measured defaults.
 OVERRIDES = {"dataset": "dataset", "epochs": "epochs", "resolution": "resolution", "width": "width_mult",
              "batch_size": "batch_size", "data_fraction": "data_fraction", "lr": "lr", "seed": "seed",
-             "repeats": "repeats", "threads": "threads", "time_limit": "time_limit_s"}
+             "repeats": "repeats", "threads": "threads", "device": "device", "time_limit": "time_limit_s"}
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--repeats", type=int, help="trainings under seeds seed, seed+1, ...; scores are their mean")
     p.add_argument("--threads", type=int)
+    p.add_argument("--device", help="cpu (default), cuda, cuda:N, or auto (cuda when a GPU is visible)")
     p.add_argument("--time-limit", type=float, help="seconds per candidate")
     p.add_argument("--zero-cost", action="store_true", help="also print the zero-cost proxy scores")
     p.set_defaults(func=handle)

@@ -19,6 +19,7 @@ benchmarks/bench_proxy.py on 12 random archs of the default space (benchmarks/re
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -48,6 +49,9 @@ class ProxyConfig:
     repeats: trainings under seeds seed, seed+1, ... run side by side; each epoch's report and the
     final score are their means (seed noise shrinks as 1/sqrt(repeats), time grows as repeats).
     threads: torch.set_num_threads for the evaluation (restored after); None = leave as is.
+    device: where the proxy trains: 'cpu', 'cuda', 'cuda:N', or 'auto' (cuda when torch sees a GPU).
+    Images are drawn and distorted on the CPU from the same seeded streams on every device, so a
+    seed trains the same candidate on the same batches anywhere; only float rounding differs.
     """
 
     dataset: str = "digits"
@@ -77,6 +81,7 @@ class ProxyConfig:
     seed: int = 0
     split_seed: int = 0
     threads: int | None = None
+    device: str = "cpu"
     time_limit_s: float | None = 300.0
     divergence_factor: float = 10.0
     deterministic: bool = True
@@ -113,6 +118,8 @@ class ProxyConfig:
         _int("split_seed", self.split_seed, 0)
         if self.threads is not None:
             _int("threads", self.threads, 1)
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
+            raise ProxyConfigError(f"proxy.device: got {self.device!r}; allowed: cpu, cuda, cuda:N, auto")
         if self.time_limit_s is not None:
             _number("time_limit_s", self.time_limit_s, 0.0, 1e9)
         _number("divergence_factor", self.divergence_factor, 1.0, 1e9)

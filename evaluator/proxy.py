@@ -3,6 +3,7 @@ the zero-cost scores)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
 import torch
@@ -12,6 +13,7 @@ from mixsearch.search_space import ArchSpec, build_model
 from mixsearch.search_space.modules import MixBlock
 
 from .config import ProxyConfig
+from .errors import ProxyConfigError
 from .datasets import SplitData, load_split
 
 # Below this input size the stem keeps full resolution (the issue's "first stride removed"):
@@ -63,6 +65,22 @@ def zero_init_residual(model: nn.Module) -> None:
             nn.init.zeros_(module.project[-1].weight)
 
 
+def resolve_device(config: ProxyConfig) -> torch.device:
+    """The torch device of `config.device`; a GPU asked for that torch cannot see is the user's to fix."""
+    if config.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ProxyConfigError(f"proxy.device: {config.device!r}, but torch {torch.__version__} sees no CUDA "
+                                   "device; use device: cpu (or auto), or a CUDA build of torch on a GPU machine")
+        if (device.index or 0) >= count:
+            raise ProxyConfigError(f"proxy.device: {config.device!r}, but torch sees {count} CUDA device(s) "
+                                   f"(cuda:0..cuda:{count - 1})")
+    return device
+
+
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
@@ -70,6 +88,9 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 @contextlib.contextmanager
 def torch_settings(config: ProxyConfig) -> Iterator[None]:
     """Threads and deterministic algorithms for one evaluation; the caller's settings come back after."""
+    if config.device != "cpu":
+        # cuBLAS is deterministic only with a fixed workspace, set before its first use in the process.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()

@@ -20,7 +20,8 @@ from mixsearch.search_space import ArchSpec, count_flops, count_params
 from .augment import distort
 from .config import ProxyConfig
 from .datasets import SplitData
-from .proxy import build_proxy_model, channels_last, load_data, proxy_arch, torch_settings, zero_init_residual
+from .proxy import (build_proxy_model, channels_last, load_data, proxy_arch, resolve_device, torch_settings,
+                    zero_init_residual)
 from .result import EvalResult, Failure
 
 Report = Callable[[int, dict[str, float]], Any]
@@ -52,11 +53,12 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
     config = config or ProxyConfig()
     start = time.monotonic()
     data = load_data(config)
+    device = resolve_device(config)
     costs = {"params": count_params(arch), "flops": count_flops(arch)}
     curve: list[dict[str, float]] = []
     with torch_settings(config):
         # The proxy's width may make a grouped conv impossible: that is the candidate's failure too.
-        runs, failure = _guarded(lambda: _start_runs(arch, config, data, start))
+        runs, failure = _guarded(lambda: _start_runs(arch, config, data, start, device))
         if runs is not None:
             costs.update(proxy_params=count_params(runs[0].arch), proxy_flops=count_flops(runs[0].arch))
         for epoch in range(config.epochs if failure is None else 0):
@@ -74,10 +76,13 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
     return EvalResult(accuracy=0.0, val_loss=None, curve=curve, seconds=seconds, failure=failure, **costs)
 
 
-def _start_runs(arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float) -> list["_Run"]:
+def _start_runs(arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float,
+                device: torch.device) -> list["_Run"]:
     """One run per repeat (seeds seed, seed+1, ...), sharing the proxy arch and validation set."""
-    small, validation = proxy_arch(arch, config, data), validation_set(data, config)
-    return [_Run(small, config.replace(seed=config.seed + i), data, start, validation) for i in range(config.repeats)]
+    small = proxy_arch(arch, config, data)
+    validation = tuple(t.to(device) for t in validation_set(data, config))
+    return [_Run(small, config.replace(seed=config.seed + i), data, start, validation, device)
+            for i in range(config.repeats)]
 
 
 def validation_set(data: SplitData, config: ProxyConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,14 +121,15 @@ class _Run:
     """The model, optimiser, schedule and data streams of one proxy training."""
 
     def __init__(self, arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float,
-                 validation: tuple[torch.Tensor, torch.Tensor]):
-        self.arch, self.config, self.data, self.start = arch, config, data, start
+                 validation: tuple[torch.Tensor, torch.Tensor], device: torch.device):
+        self.arch, self.config, self.data, self.start, self.device = arch, config, data, start, device
         self.model = build_proxy_model(arch, config)
         if config.zero_init_residual:
             zero_init_residual(self.model)
-        # Dropout draws from torch's global generator: each run keeps its own stream of it, so a
-        # run trains the same whether it runs alone or beside other repeats.
-        self.global_rng = torch.get_rng_state()
+        self.model.to(device)
+        # Dropout draws from torch's global generator (the device's own on a GPU): each run keeps
+        # its own stream of it, so a run trains the same whether it runs alone or beside other repeats.
+        self.global_rng = self.get_rng_state()
         self.generator = torch.Generator().manual_seed(config.seed)
         n = len(data.train_y)
         self.batch_size = min(config.batch_size, n)
@@ -138,12 +144,28 @@ class _Run:
         if limit is not None and time.monotonic() - self.start > limit:
             raise CandidateFailure("timeout", f"time limit of {limit:g} s exceeded {where}")
 
+    def get_rng_state(self) -> torch.Tensor:
+        if self.device.type == "cuda":
+            return torch.cuda.get_rng_state(self.device)
+        return torch.get_rng_state()
+
+    def set_rng_state(self, state: torch.Tensor) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.set_rng_state(state, self.device)
+        else:
+            torch.set_rng_state(state)
+
+    def images(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Training images `index`, distorted on the CPU (the same draws on every device), on the device."""
+        x = _distort(self.data.train_x[index], generator, self.config)
+        return channels_last(x.to(self.device, non_blocking=True))
+
     def epoch(self, epoch: int) -> dict[str, float]:
-        torch.set_rng_state(self.global_rng)
+        self.set_rng_state(self.global_rng)
         try:
             return self._epoch(epoch)
         finally:
-            self.global_rng = torch.get_rng_state()
+            self.global_rng = self.get_rng_state()
 
     def _epoch(self, epoch: int) -> dict[str, float]:
         config, data = self.config, self.data
@@ -154,8 +176,8 @@ class _Run:
         for b in range(self.batches):
             self.check_time(f"at epoch {epoch} batch {b}")
             index = order[b * self.batch_size:(b + 1) * self.batch_size]
-            x = channels_last(_distort(data.train_x[index], self.generator, config))
-            loss = F.cross_entropy(self.model(x), data.train_y[index], label_smoothing=config.label_smoothing)
+            x, y = self.images(index, self.generator), data.train_y[index].to(self.device, non_blocking=True)
+            loss = F.cross_entropy(self.model(x), y, label_smoothing=config.label_smoothing)
             value = float(loss.detach())
             self.check_loss(value, epoch, b)
             self.optimizer.zero_grad(set_to_none=True)
@@ -201,8 +223,7 @@ class _Run:
             index = order[b * size:(b + 1) * size]
             # Distorted like training, but from a fixed stream, so calibration does not shift the
             # training draws and every epoch is calibrated on the same kind of images.
-            x = _distort(self.data.train_x[index], torch.Generator().manual_seed(self.config.seed + b), self.config)
-            self.model(channels_last(x))
+            self.model(self.images(index, torch.Generator().manual_seed(self.config.seed + b)))
         for m, momentum in zip(batch_norms, saved):
             m.momentum = momentum
 

@@ -21,6 +21,7 @@ def test_round_trip_through_yaml():
     ({"repeats": 0}, "proxy.repeats"), ({"val_draws": 0}, "proxy.val_draws"),
     ({"zero_init_residual": 1}, "proxy.zero_init_residual"),
     ({"threads": 0}, "proxy.threads"), ({"dataset": ""}, "proxy.dataset"), ({"batch_size": True}, "proxy.batch_size"),
+    ({"device": "gpu"}, "proxy.device"), ({"device": "cuda:x"}, "proxy.device"),
 ])
 def test_bad_values_name_the_field(changes, field):
     with pytest.raises(ProxyConfigError, match=field) as info:

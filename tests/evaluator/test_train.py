@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from mixsearch.evaluator import EvalResult, Failure, ProxyConfig, evaluate, proxy_arch
+from mixsearch.evaluator import EvalResult, Failure, ProxyConfig, ProxyConfigError, evaluate, proxy_arch
 from mixsearch.evaluator import train as train_module
 from mixsearch.evaluator.proxy import load_data
 from mixsearch.evaluator.train import validation_set
@@ -61,6 +61,24 @@ def test_same_seed_same_curve_other_seed_other_curve(arch, fast_config):
     strip = lambda r: [{k: v for k, v in m.items() if k != "seconds"} for m in r.curve]  # noqa: E731
     assert strip(a) == strip(b)
     assert strip(a) != strip(c)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where torch sees no GPU")
+def test_auto_device_without_a_gpu_is_the_cpu_and_cuda_is_a_clear_error(arch, fast_config):
+    strip = lambda r: [{k: v for k, v in m.items() if k != "seconds"} for m in r.curve]  # noqa: E731
+    assert strip(evaluate(arch, fast_config.replace(device="auto"))) == strip(evaluate(arch, fast_config))
+    with pytest.raises(ProxyConfigError, match="proxy.device: 'cuda', but torch .* sees no CUDA device; use device"):
+        evaluate(arch, fast_config.replace(device="cuda"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (run on a GPU machine)")
+def test_cuda_trains_the_same_batches_as_the_cpu_and_is_deterministic(arch, fast_config):
+    """Same seeded draws on both devices: the curves differ only by float rounding."""
+    cpu = evaluate(arch, fast_config.replace(repeats=2))
+    gpu, again = (evaluate(arch, fast_config.replace(repeats=2, device="cuda")) for _ in range(2))
+    assert gpu.ok and [m["val_accuracy"] for m in gpu.curve] == [m["val_accuracy"] for m in again.curve]
+    assert gpu.curve[0]["train_loss"] == pytest.approx(cpu.curve[0]["train_loss"], rel=1e-3)
+    assert gpu.accuracy == pytest.approx(cpu.accuracy, abs=0.15)
 
 
 def test_repeats_report_the_mean_of_the_same_trainings_run_alone(arch, fast_config):
