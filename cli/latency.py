@@ -21,8 +21,10 @@ def _runtime_options(parser: argparse.ArgumentParser, defaults_from_table: bool)
     parser.add_argument("--clock", choices=("wall", "cpu"), default=None,
                         help="wall time (default), or the thread's CPU time for a shared machine "
                              "(needs --threads 1)" + note)
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing (default 3)")
-    parser.add_argument("--runs", type=int, default=15, help="timed runs; the median is kept (default 15)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="untimed runs before timing (default: 3; cuda 10)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="timed runs; the median is kept (default: 15; cuda 31)")
 
 
 def register(subparsers) -> None:
@@ -77,7 +79,7 @@ def _runtime(args, table_metadata: dict | None = None):
 def _settings(args):
     from mixsearch.latency import LatencyTableError, Settings
 
-    if args.warmup < 0 or args.runs < 1:
+    if (args.warmup is not None and args.warmup < 0) or (args.runs is not None and args.runs < 1):
         raise LatencyTableError(f"--warmup/--runs: got {args.warmup}/{args.runs}, expected >= 0 / >= 1")
     return Settings(warmup=args.warmup, runs=args.runs)
 

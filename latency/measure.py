@@ -24,14 +24,16 @@ from .runtimes import Runtime
 @dataclass(frozen=True)
 class Settings:
     """How each entry or network is timed: untimed warm-up rounds, timed rounds, and the size of
-    the round-robin groups (None: the runtime's default_group)."""
+    the round-robin groups (None: the runtime's default_warmup / default_runs / default_group)."""
 
-    warmup: int = 3
-    runs: int = 15
+    warmup: int | None = None
+    runs: int | None = None
     group: int | None = None
 
     def for_runtime(self, runtime: Runtime) -> "Settings":
-        return self if self.group else Settings(self.warmup, self.runs, runtime.default_group)
+        return Settings(runtime.default_warmup if self.warmup is None else self.warmup,
+                        runtime.default_runs if self.runs is None else self.runs,
+                        self.group or runtime.default_group)
 
     def to_dict(self) -> dict:
         return {"warmup": self.warmup, "runs": self.runs, "group": self.group}
@@ -54,6 +56,7 @@ def summarize(samples_ms: Sequence[float]) -> Stats:
 
 def time_round_robin(runtime: Runtime, runs: Sequence[Callable[[], object]], settings: Settings) -> list[Stats]:
     """Stats of each callable, timed in rounds that call every one of them once."""
+    settings = settings.for_runtime(runtime)
     if runtime.name == "cuda":  # CUDA events need their own synchronised loop per callable
         return [summarize(runtime.time_ms(run, settings.warmup, settings.runs)) for run in runs]
     samples: list[list[float]] = [[] for _ in runs]
@@ -68,6 +71,7 @@ def time_round_robin(runtime: Runtime, runs: Sequence[Callable[[], object]], set
 
 def measure_arch(arch: ArchSpec, runtime: Runtime, batch: int, settings: Settings, seed: int = 0) -> Stats:
     """End-to-end latency of the whole built network (the ground truth the table predicts)."""
+    settings = settings.for_runtime(runtime)
     generator = torch.Generator().manual_seed(seed)
     model = build_model(arch)
     x = torch.randn(batch, arch.in_chans, arch.resolution, arch.resolution, generator=generator)

@@ -69,12 +69,14 @@ def fused_is_faster(device_type: str, kernels: tuple[int, ...]) -> bool:
 
     CPU (2-core x86 VM, torch 2.13, one thread; forward+backward, batch 32, 56x56, 96 channels),
     fused/split time over three runs: k3.5 1.27-1.62, k3.5.7.9 1.41-1.94, k3.5.7.9.11 1.60-1.88.
-    The padded taps cost more than the saved calls and concat, for every mix, so split on CPU
-    (a single kernel is a plain depthwise conv either way). CUDA was not measured
-    here (no GPU); there one launch instead of one per group and no concat is the usual win,
-    so fused stays the CUDA choice until bench_cost.py says otherwise on a GPU.
+    CUDA (H200, torch 2.11, CUDA-event time, `bench_cost.py --device cuda`): forward+backward as
+    above k3.5 0.98, k3.5.7.9 1.44, k3.5.7.9.11 1.56; forward at batch 1 (latency), 56x56 and
+    14x14: 1.13-1.25. The padded taps cost more than the saved launches and concat on both, so the
+    split path everywhere (a single kernel is a plain depthwise conv either way); `impl="fused"`
+    stays available.
     """
-    return device_type == "cuda"
+    del device_type, kernels  # measured: no device and no mix where fused wins by a margin
+    return False
 
 
 class GroupedConv1x1(nn.Module):

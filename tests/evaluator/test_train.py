@@ -73,12 +73,16 @@ def test_auto_device_without_a_gpu_is_the_cpu_and_cuda_is_a_clear_error(arch, fa
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (run on a GPU machine)")
 def test_cuda_trains_the_same_batches_as_the_cpu_and_is_deterministic(arch, fast_config):
-    """Same seeded draws on both devices: the curves differ only by float rounding."""
-    cpu = evaluate(arch, fast_config.replace(repeats=2))
+    """Same seeded init and draws on both devices. At a normal lr float rounding compounds over an
+    epoch of SGD (0.25% of the first epoch's loss on an H200, as much as another seed), so the
+    comparison is of nearly frozen weights: then only rounding (TF32 convs) separates the devices."""
     gpu, again = (evaluate(arch, fast_config.replace(repeats=2, device="cuda")) for _ in range(2))
     assert gpu.ok and [m["val_accuracy"] for m in gpu.curve] == [m["val_accuracy"] for m in again.curve]
-    assert gpu.curve[0]["train_loss"] == pytest.approx(cpu.curve[0]["train_loss"], rel=1e-3)
-    assert gpu.accuracy == pytest.approx(cpu.accuracy, abs=0.15)
+    frozen = fast_config.replace(repeats=2, lr=1e-6, epochs=1)
+    loss = lambda config: evaluate(arch, config).curve[0]["train_loss"]  # noqa: E731
+    cpu, cuda, cpu_other_seed = loss(frozen), loss(frozen.replace(device="cuda")), loss(frozen.replace(seed=5))
+    assert abs(cuda - cpu) < 2e-3 * cpu
+    assert abs(cuda - cpu) < abs(cpu_other_seed - cpu) / 3
 
 
 def test_repeats_report_the_mean_of_the_same_trainings_run_alone(arch, fast_config):
