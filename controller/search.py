@@ -165,6 +165,11 @@ def _check(config: SearchConfig) -> None:
                           f"{config.cpus_per_trial}, {config.gpus_per_trial}")
     if config.concurrency is not None and config.concurrency < 1:
         raise TargetError(f"--concurrency: got {config.concurrency}; expected a whole number >= 1")
+    device = config.proxy_config().device
+    if (config.workers or config.ray_address) and device.startswith("cuda") and config.gpus_per_trial <= 0:
+        # Ray hides every GPU from a trial that reserved none: each trial would fail on its first step.
+        raise TargetError(f"proxy.device is {device!r} but --gpus-per-trial is {config.gpus_per_trial:g}: "
+                          "Ray trials see only the GPUs they reserve; pass --gpus-per-trial (e.g. 1 or 0.5)")
 
 
 def build_problem(config: SearchConfig):

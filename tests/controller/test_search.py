@@ -79,6 +79,14 @@ def test_impossible_target_names_the_smallest_flops(tmp_path, tiny_proxy):
     assert not (tmp_path / "tiny").exists()  # refused before the run folder was made
 
 
+def test_gpu_proxy_on_ray_without_reserved_gpus_is_refused_up_front(tmp_path, tiny_proxy):
+    config = SearchConfig(name="gpu", runs_dir=str(tmp_path), target_flops=300_000_000, trials=1, workers=1,
+                          proxy=tiny_proxy.replace(device="cuda"), progress=False)
+    with pytest.raises(TargetError, match="proxy.device is 'cuda' but --gpus-per-trial is 0: .* pass --gpus-per-trial"):
+        run_search(config)
+    assert not (tmp_path / "gpu").exists()
+
+
 def test_existing_name_needs_resume_and_resume_needs_a_run(tmp_path, tiny_proxy):
     config = SearchConfig(name="once", runs_dir=str(tmp_path), target_flops=300_000_000, trials=1,
                           proxy=tiny_proxy, progress=False)
