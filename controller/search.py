@@ -166,10 +166,14 @@ def _check(config: SearchConfig) -> None:
     if config.concurrency is not None and config.concurrency < 1:
         raise TargetError(f"--concurrency: got {config.concurrency}; expected a whole number >= 1")
     device = config.proxy_config().device
-    if (config.workers or config.ray_address) and device.startswith("cuda") and config.gpus_per_trial <= 0:
-        # Ray hides every GPU from a trial that reserved none: each trial would fail on its first step.
-        raise TargetError(f"proxy.device is {device!r} but --gpus-per-trial is {config.gpus_per_trial:g}: "
-                          "Ray trials see only the GPUs they reserve; pass --gpus-per-trial (e.g. 1 or 0.5)")
+    if config.workers or config.ray_address:
+        if device.startswith("cuda") and config.gpus_per_trial <= 0:
+            # Ray hides every GPU from a trial that reserved none: each trial would fail on its first step.
+            raise TargetError(f"proxy.device is {device!r} but --gpus-per-trial is {config.gpus_per_trial:g}: "
+                              "Ray trials see only the GPUs they reserve; pass --gpus-per-trial (e.g. 1 or 0.5)")
+    else:  # in-process: the GPU asked for must be here
+        from mixsearch.evaluator.proxy import resolve_device
+        resolve_device(config.proxy_config())
 
 
 def build_problem(config: SearchConfig):

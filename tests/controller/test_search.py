@@ -3,9 +3,11 @@ import csv
 import time
 
 import pytest
+import torch
 import yaml
 
 import mixsearch.evaluator
+from mixsearch.evaluator import ProxyConfigError
 from mixsearch.controller.outputs import pareto_front
 from mixsearch.controller.records import load_trials
 from mixsearch.controller.search import SearchConfig, run_search
@@ -85,6 +87,10 @@ def test_gpu_proxy_on_ray_without_reserved_gpus_is_refused_up_front(tmp_path, ti
     with pytest.raises(TargetError, match="proxy.device is 'cuda' but --gpus-per-trial is 0: .* pass --gpus-per-trial"):
         run_search(config)
     assert not (tmp_path / "gpu").exists()
+    if not torch.cuda.is_available():  # in-process: the GPU must be on this machine
+        with pytest.raises(ProxyConfigError, match="sees no CUDA device"):
+            run_search(config.replace(workers=0))
+        assert not (tmp_path / "gpu").exists()
 
 
 def test_existing_name_needs_resume_and_resume_needs_a_run(tmp_path, tiny_proxy):
