@@ -46,6 +46,8 @@ class ProxyConfig:
     divergence_factor: a batch loss above this many times max(first loss, ln classes) is divergence.
     time_limit_s: per candidate, checked between batches; None = no limit.
     bn_batches: training batches that recompute BN statistics before each validation (0 = off).
+    crop_kernels: depthwise kernels are cut to the taps that can reach the input (MixConv.crop_to_input;
+    exact, about 15% faster at 16 px where 9x9 kernels meet 2x2 and 1x1 maps).
     zero_init_residual: the last BN of every residual block starts at gamma 0 for training, so each
     block starts as the identity (the zero-cost scores keep the reference initialisation).
     repeats: trainings under seeds seed, seed+1, ... run side by side; each epoch's report and the
@@ -79,6 +81,7 @@ class ProxyConfig:
     bn_momentum: float = 0.1
     bn_batches: int = 4
     zero_init_residual: bool = True
+    crop_kernels: bool = True
     repeats: int = 2
     seed: int = 0
     split_seed: int = 0
@@ -115,6 +118,7 @@ class ProxyConfig:
         _number("bn_momentum", self.bn_momentum, 0.0, 1.0)
         _int("bn_batches", self.bn_batches, 0)
         _bool("zero_init_residual", self.zero_init_residual)
+        _bool("crop_kernels", self.crop_kernels)
         _int("repeats", self.repeats, 1)
         _int("seed", self.seed, 0)
         _int("split_seed", self.split_seed, 0)

@@ -45,6 +45,30 @@ def test_fused_equals_split_forward_and_gradients(kernels, split, stride, dilati
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (3, 3), (2, 5), (4, 4), (8, 8)])
+@pytest.mark.parametrize("kernels, stride, dilation", [
+    ((3, 5, 7, 9, 11), 1, 1), ((3, 5, 7, 9, 11), 2, 1), ((9,), 2, 1), ((3, 5, 7), 1, 2), ((5, 9), 2, 2),
+])
+def test_cropped_kernels_equal_the_full_ones_on_small_maps(size, kernels, stride, dilation):
+    """crop_to_input cuts taps that only ever meet padding: same output and gradients (float64)."""
+    torch.manual_seed(0)
+    full = MixConv(20, kernels, stride, dilation).double()
+    cropped = MixConv(20, kernels, stride, dilation).double()
+    cropped.load_state_dict(full.state_dict())
+    cropped.crop_to_input = True
+    x = torch.randn(3, 20, *size, dtype=torch.float64, requires_grad=True)
+    outputs, grads = [], []
+    for conv in (full, cropped):
+        y = conv(x)
+        outputs.append(y)
+        grads.append(torch.autograd.grad((y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(),
+                                         [x, *conv.parameters()]))
+    assert outputs[0].shape == outputs[1].shape
+    torch.testing.assert_close(outputs[1], outputs[0])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a)
+
+
 def test_fused_keeps_the_true_parameter_count():
     fused = MixConv(32, (3, 5, 7, 9), impl="fused")
     assert sum(p.numel() for p in fused.parameters()) == 8 * (9 + 25 + 49 + 81)
