@@ -11,7 +11,7 @@ benchmarks/bench_proxy.py on 12 random archs of the default space (benchmarks/re
 - lr 0.03 (was 0.05): the 9-epoch training's seed sd fell from 1.6-2.5 to 0.8-0.9 points (at
   0.05 about one training in twelve collapsed).
 - repeats 2: the proxy then ranks like a 4-seed 9-epoch training at tau +0.63 on one sample of
-  12 archs, +0.33 on another, +0.44 expected over random sets of 12 (proxy_ceiling.py), where two
+  12 archs (+0.52 with crop_kernels' float order), +0.33 on another, +0.44 expected over random sets of 12 (proxy_ceiling.py), where two
   seeds of the 9-epoch training itself reach +0.39; one seed ranked at +0.32 where two gave +0.66
   (lr 0.05). Four seeds: +0.53 expected for twice the time.
 - zero-init residual blocks: seed sd of the 3-epoch accuracy 4.1 -> 0.9 points (32 px).
