@@ -138,13 +138,18 @@ def summarize(rows: list[dict], command: str, args: argparse.Namespace, config: 
     return "\n".join(lines) + "\n"
 
 
-def spread(per_arch: list[list[float]]) -> str:
+def spread_points(per_arch) -> tuple[float, float]:
     """Seed sd (within an arch) and arch sd (of the seed means, less the seed noise left in a
     mean), in accuracy points: a ranking is reproducible only where the arch sd is the larger."""
     values = np.array(per_arch, dtype=float)
     seed_var = float(np.mean(np.var(values, axis=1, ddof=1)))
     arch_var = float(np.var(values.mean(axis=1), ddof=1)) - seed_var / values.shape[1]
-    return f"seed sd {100 * seed_var ** 0.5:.2f}, arch sd {100 * max(arch_var, 0.0) ** 0.5:.2f}"
+    return 100 * seed_var ** 0.5, 100 * max(arch_var, 0.0) ** 0.5
+
+
+def spread(per_arch: list[list[float]]) -> str:
+    seed_sd, arch_sd = spread_points(per_arch)
+    return f"seed sd {seed_sd:.2f}, arch sd {arch_sd:.2f}"
 
 
 def _per_seed(values: list[float]) -> str:

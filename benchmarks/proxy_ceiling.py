@@ -18,6 +18,7 @@ import argparse
 import json
 
 import numpy as np
+from bench_proxy import spread_points  # this script's folder: run it as benchmarks/proxy_ceiling.py
 from scipy.stats import kendalltau
 
 
@@ -50,13 +51,6 @@ def pooled(samples: list[dict]) -> tuple[np.ndarray, np.ndarray, list[int], list
     return proxy, long, proxy_seeds, long_seeds
 
 
-def spread(values: np.ndarray) -> tuple[float, float]:
-    """Seed sd and arch sd (seed part removed) in accuracy points, as bench_proxy.spread."""
-    seed_var = float(np.mean(np.var(values, axis=1, ddof=1)))
-    arch_var = float(np.var(values.mean(axis=1), ddof=1)) - seed_var / values.shape[1]
-    return 100 * seed_var ** 0.5, 100 * max(arch_var, 0.0) ** 0.5
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", action="append", required=True, metavar="ROWS[,ROWS...]",
@@ -86,7 +80,7 @@ def main() -> None:
             rows["proxy, two runs"].append(kendalltau(proxy[chosen][:, runs[:2]].mean(1), ref).statistic)
         rows["longer training"].append(kendalltau(other, ref).statistic)
 
-    seed_sd, arch_sd = spread(long)
+    seed_sd, arch_sd = spread_points(long)
     print(f"{n_archs} archs from {len(args.sample)} samples; proxy runs (first seeds) {proxy_seeds}, "
           f"long seeds {long_seeds}; longer training: seed sd {seed_sd:.2f}, arch sd {arch_sd:.2f} points")
     print(f"{args.draws} random sets of {args.archs} archs; reference: mean of {args.ref_seeds} long seeds "
