@@ -68,32 +68,31 @@ def main() -> None:
         parser.error(f"need {args.ref_seeds + args.repeats} long seeds per arch for the reproducibility line; "
                      f"every arch has {n_long} ({long_seeds})")
     rng = np.random.default_rng(args.seed)
-    rows: dict[str, list[float]] = {"proxy, one run": [], "proxy, two runs": [], "longer training": []}
+    one_run, two_runs, longer = (("default proxy (3 epochs)", args.repeats),
+                                 ("default proxy, two runs averaged", 2 * args.repeats),
+                                 ("the longer training itself, other seeds", args.repeats))
+    rows: dict[tuple[str, int], list[float]] = {one_run: [], two_runs: [], longer: []}
     for _ in range(args.draws):
         chosen = rng.choice(n_archs, args.archs, replace=False)
         order = rng.permutation(n_long)
         ref = long[chosen][:, order[:args.ref_seeds]].mean(1)
         other = long[chosen][:, order[args.ref_seeds:args.ref_seeds + args.repeats]].mean(1)
         runs = rng.permutation(proxy.shape[1])
-        rows["proxy, one run"].append(kendalltau(proxy[chosen, runs[0]], ref).statistic)
+        rows[one_run].append(kendalltau(proxy[chosen, runs[0]], ref).statistic)
         if proxy.shape[1] > 1:
-            rows["proxy, two runs"].append(kendalltau(proxy[chosen][:, runs[:2]].mean(1), ref).statistic)
-        rows["longer training"].append(kendalltau(other, ref).statistic)
+            rows[two_runs].append(kendalltau(proxy[chosen][:, runs[:2]].mean(1), ref).statistic)
+        rows[longer].append(kendalltau(other, ref).statistic)
 
     seed_sd, arch_sd = spread_points(long)
     print(f"{n_archs} archs from {len(args.sample)} samples; proxy runs (first seeds) {proxy_seeds}, "
           f"long seeds {long_seeds}; longer training: seed sd {seed_sd:.2f}, arch sd {arch_sd:.2f} points")
     print(f"{args.draws} random sets of {args.archs} archs; reference: mean of {args.ref_seeds} long seeds "
           "(drawn per set)\n")
-    print(f"| score (Kendall tau vs the reference) | seeds | mean tau | sd | share of sets with tau >= 0.5 |")
+    print("| score (Kendall tau vs the reference) | seeds | mean tau | sd | share of sets with tau >= 0.5 |")
     print("|---|---|---|---|---|")
-    labels = {"proxy, one run": ("default proxy (3 epochs)", args.repeats),
-              "proxy, two runs": ("default proxy, two runs averaged", 2 * args.repeats),
-              "longer training": ("the longer training itself, other seeds", args.repeats)}
-    for key, values in rows.items():
+    for (label, seeds), values in rows.items():
         if values:
             taus = np.array(values)
-            label, seeds = labels[key]
             print(f"| {label} | {seeds} | {taus.mean():+.3f} | {taus.std():.3f} | {np.mean(taus >= 0.5):.2f} |")
 
 
