@@ -8,3 +8,8 @@ class DatasetError(MixsearchError, ValueError):
 
 class ProxyConfigError(MixsearchError, ValueError):
     """A proxy setting out of range or of the wrong type; names the field, the value and what is allowed."""
+
+
+class SupernetError(MixsearchError, ValueError):
+    """A supernet that does not fit what it is used for (another space, dataset or proxy shape), an
+    architecture outside its space, or a supernet file that cannot be read; names what and how to fix."""

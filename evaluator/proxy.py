@@ -15,18 +15,12 @@ from mixsearch.search_space.modules import MixBlock, MixConv
 from .config import ProxyConfig
 from .errors import ProxyConfigError
 from .datasets import SplitData, load_split
-
-# Below this input size the stem keeps full resolution (the issue's "first stride removed"):
-# at 32 px a stride-2 stem leaves 1x1 maps before the last stage.
-SMALL_INPUT = 64
+from .proxy_shape import ProxyShape
 
 
 def proxy_arch(arch: ArchSpec, config: ProxyConfig, data: SplitData) -> ArchSpec:
     """The candidate's blocks unchanged; input, classes, width and stem stride adapted to the proxy task."""
-    stem_stride = config.stem_stride or (1 if config.resolution < SMALL_INPUT else arch.stem_stride)
-    width = min(8.0, max(0.05, arch.width_mult * config.width_mult))
-    return arch.replace(resolution=config.resolution, num_classes=data.num_classes, in_chans=data.channels,
-                        width_mult=width, stem_stride=stem_stride)
+    return ProxyShape.of(config, data).apply(arch)
 
 
 def load_data(config: ProxyConfig) -> SplitData:
