@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 
-from mixsearch.search_space.errors import MixsearchError
+from mixsearch.search_space.errors import MixsearchError, one_line
 
 COMMAND_MODULES = ("run", "show", "export", "evaluate", "latency", "space")
 
@@ -33,7 +33,7 @@ def run_cli(argv: list[str]) -> int:
     try:
         return int(args.func(args) or 0)
     except MixsearchError as err:
-        print(f"mixsearch: error: {err}", file=sys.stderr)
+        print(f"mixsearch: error: {one_line(str(err))}", file=sys.stderr)  # one line, whatever the file held
         return 2
     except KeyboardInterrupt:
         print("mixsearch: interrupted", file=sys.stderr)

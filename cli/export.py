@@ -5,6 +5,7 @@ import argparse
 
 from mixsearch.controller.export import export_onnx
 from mixsearch.search_space import load_arch
+from mixsearch.search_space.safe_io import check_output
 
 
 def register(subparsers) -> None:
@@ -17,6 +18,7 @@ def register(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    check_output(args.onnx, inputs=[args.arch])  # a preset name is no file and matches nothing
     arch = load_arch(args.arch)
     changes = {k: v for k, v in (("resolution", args.resolution), ("num_classes", args.num_classes)) if v is not None}
     if changes:

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
-from mixsearch.search_space.arch_io import load_arch, write_atomic
+from mixsearch.search_space.arch_io import load_arch
+from mixsearch.search_space.safe_io import check_output, write_atomic
 from mixsearch.search_space.space import load_space
+
+from .values import check_seed
 
 DEVICE_RUNTIMES = {"cpu": ("eager", "onnxruntime"), "cuda": ("cuda",)}
 
@@ -87,6 +91,8 @@ def _settings(args):
 def run_build(args) -> int:
     from mixsearch.latency import build_table
 
+    check_seed("--seed", args.seed)
+    check_output(args.out, inputs=[args.space])  # --out itself is read too: the build resumes it
     space = load_space(args.space)
     table = build_table(space, _runtime(args), args.out, space_source=args.space, batch=args.batch,
                         granularity=args.granularity, settings=_settings(args), calibration_archs=args.calibrate,
@@ -111,19 +117,26 @@ def run_predict(args) -> int:
 
 
 def run_validate(args) -> int:
-    from mixsearch.latency import load_table, scatter_plot, validate_table
+    from mixsearch.latency import LatencyTableError, load_table, scatter_plot, validate_table
 
+    check_seed("--seed", args.seed)
     table = load_table(args.table)
-    space = load_space(args.space or table.metadata["space"].get("source") or table.metadata["space"]["name"])
+    space_source = args.space or table.metadata["space"].get("source") or table.metadata["space"]["name"]
+    space = load_space(space_source)
+    plot = f"{args.table}.validation.png" if args.plot is None else args.plot
+    for output in (plot, args.out):  # refused now, not after the measurements
+        if output is not None:
+            check_output(output, inputs=[args.table, space_source])
+    if args.out is not None and os.path.realpath(args.out) == os.path.realpath(plot):
+        raise LatencyTableError(f"--out {args.out}: the same file as the plot; give them different paths")
     runtime = _runtime(args, table.metadata)
     validation = validate_table(table, space, runtime, args.archs, args.seed, _settings(args),
                                 progress=not args.quiet)
     summary = validation.summary()
-    plot = args.plot or f"{args.table}.validation.png"
     scatter_plot(validation, plot, f"{runtime.name}, {runtime.threads} thread(s), {space.name}")
     print(f"median |error| {summary['median_abs_error']:.1%}, within ±5%: {summary['within_5pct']:.0%}, "
           f"within ±10%: {summary['within_10pct']:.0%} over {summary['archs']} archs; plot: {plot}")
-    if args.out:
+    if args.out is not None:
         write_atomic(args.out, json.dumps({"summary": summary, "predicted_ms": validation.predicted_ms,
                                            "measured_ms": validation.measured_ms}, indent=1) + "\n")
     return 0

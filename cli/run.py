@@ -5,11 +5,11 @@ import argparse
 import sys
 import time
 
-import yaml
-
+from mixsearch.controller.run_folder import check_name
 from mixsearch.controller.search import SearchConfig, SearchInterrupted, parse_objectives, resume_config, run_search
 from mixsearch.controller.summary import format_summary
 from mixsearch.controller.targets import TargetError, parse_duration, parse_flops, parse_latency
+from mixsearch.search_space.safe_io import parse_yaml, read_text
 
 
 def register(subparsers) -> None:
@@ -65,12 +65,7 @@ def _proxy(args: argparse.Namespace, base):
     from mixsearch.evaluator import ProxyConfig
     settings = {}
     if args.proxy:
-        try:
-            with open(args.proxy) as f:
-                settings = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise TargetError(f"--proxy {args.proxy}: cannot read it as YAML ({type(err).__name__}); "
-                              f"give a mapping of ProxyConfig fields") from None
+        settings = parse_yaml(read_text(args.proxy, "a proxy settings YAML"), args.proxy) or {}
         if not isinstance(settings, dict):
             raise TargetError(f"--proxy {args.proxy}: expected a mapping of ProxyConfig fields")
     for key in ("dataset", "epochs"):
@@ -89,6 +84,8 @@ _PARSERS = {"target_flops": parse_flops, "target_latency_ms": parse_latency, "fl
 def handle(args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
     given.update({k: parse(given[k]) for k, parse in _PARSERS.items() if k in given})
+    if args.name is not None:
+        check_name(args.name)  # an empty --name is a mistake, not a request for the default name
     if args.resume:
         if not args.name:
             raise TargetError("--resume needs --name NAME of the run to continue (see the folders under --runs-dir)")
@@ -97,7 +94,7 @@ def handle(args: argparse.Namespace) -> int:
         if proxy is not None:
             config = config.replace(proxy=proxy)
     else:
-        name = args.name or time.strftime("search-%Y%m%d-%H%M%S")
+        name = time.strftime("search-%Y%m%d-%H%M%S") if args.name is None else args.name
         config = SearchConfig(name=name, runs_dir=args.runs_dir, proxy=_proxy(args, None), **given)
     print(f"mixsearch: run {config.name} -> {config.run_dir}/ (resume with: mixsearch run --name {config.name} "
           f"--runs-dir {config.runs_dir} --resume)", file=sys.stderr)

@@ -9,7 +9,10 @@ import numpy as np
 
 from mixsearch.search_space import count_flops, count_params, dump_arch, load_preset, preset_names, save_arch
 from mixsearch.search_space.layers import BlockLayer
+from mixsearch.search_space.safe_io import check_output
 from mixsearch.search_space.space import SearchSpace, load_space
+
+from .values import check_seed
 
 SPACE_HELP = "a search space YAML or a shipped space name (default: 'default', the MixNet-S-like space)"
 
@@ -61,13 +64,16 @@ def handle_info(args: argparse.Namespace) -> int:
 
 
 def handle_sample(args: argparse.Namespace) -> int:
+    check_seed("--seed", args.seed)
+    if args.out is not None:
+        check_output(args.out, inputs=[args.space])  # a shipped name is no file and matches nothing
     space = load_space(args.space)
     arch = space.sample(np.random.default_rng(args.seed))
     arch = arch.replace(name=f"{space.name}_seed{args.seed}")
     metadata = {"space": space.name, "space_fingerprint": space.fingerprint(), "seed": args.seed,
                 "flops": count_flops(arch), "params": count_params(arch)}
-    if args.out:
-        save_arch(arch, args.out, metadata)
+    if args.out is not None:
+        save_arch(arch, args.out, metadata)  # atomic; refuses what check_output refused
         print(f"wrote {args.out}: {arch.name}, {metadata['flops'] / 1e6:.1f}M multiply-adds, "
               f"{metadata['params'] / 1e6:.2f}M params, {arch.num_layers} layers")
     else:

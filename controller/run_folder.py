@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from mixsearch.search_space.arch_io import write_atomic
+from mixsearch.search_space.safe_io import InputFileError, parse_yaml, read_text
 from mixsearch.search_space.errors import MixsearchError
 
 from .preflight import preflight
@@ -52,13 +53,14 @@ def save_config(folder: Path, config: dict[str, Any]) -> None:
 
 
 def load_config(folder: str | os.PathLike) -> dict[str, Any]:
+    if not Path(folder).is_dir():
+        raise RunFolderError(f"{folder}: not a run folder; give the folder of a search (runs/<name>)")
     path = Path(folder) / CONFIG_FILE
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RunFolderError(f"{path}: missing; give the folder of a search (runs/<name>)") from None
-    except yaml.YAMLError:
-        raise RunFolderError(f"{path}: not valid YAML; the run folder is damaged") from None
+        data = parse_yaml(read_text(path, "a run config (config.yaml)"), str(path))
+    except InputFileError as err:
+        raise RunFolderError(f"{err}; give the folder of a search (runs/<name>), this one is damaged or "
+                             "not a run folder") from None
     if not isinstance(data, dict):
         raise RunFolderError(f"{path}: expected a mapping of search settings; the run folder is damaged")
     return data

@@ -91,7 +91,7 @@ class SearchConfig:
     def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
         from mixsearch.evaluator import ProxyConfig
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - names, key=str)
         if unknown:
             raise RunFolderError(f"config.yaml: unknown key {unknown[0]!r}; the run folder was written by another "
                                  f"mixsearch version")

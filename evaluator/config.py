@@ -28,6 +28,9 @@ from typing import Any, Mapping
 from .errors import ProxyConfigError
 
 OPTIMIZERS = ("sgd", "adamw")
+# The largest values a proxy training may ask for: beyond them it allocates or loops without end.
+MAX_RESOLUTION = 1024  # the proxy trains batches of full-size images at it
+MAX_SEED = 2 ** 32 - 1  # seeds seed + i go to torch and numpy generators
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
@@ -95,9 +98,9 @@ class ProxyConfig:
         self.validate()
 
     def validate(self) -> None:
-        _int("resolution", self.resolution, 8)
-        _int("epochs", self.epochs, 1)
-        _int("batch_size", self.batch_size, 2)
+        _int("resolution", self.resolution, 8, MAX_RESOLUTION)
+        _int("epochs", self.epochs, 1, 10_000)
+        _int("batch_size", self.batch_size, 2, 4096)
         _number("width_mult", self.width_mult, 0.05, 8.0)
         if self.stem_stride not in (None, 1, 2):
             raise ProxyConfigError(f"proxy.stem_stride: got {self.stem_stride!r}, allowed: null (auto), 1, 2")
@@ -108,7 +111,7 @@ class ProxyConfig:
         _number("scale", self.scale, 0.0, 0.9)
         _number("noise", self.noise, 0.0, 10.0)
         _bool("distort_val", self.distort_val)
-        _int("val_draws", self.val_draws, 1)
+        _int("val_draws", self.val_draws, 1, 100)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _number("lr", self.lr, 1e-9, 1e9)
         _number("momentum", self.momentum, 0.0, 0.999)
@@ -116,14 +119,14 @@ class ProxyConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _number("label_smoothing", self.label_smoothing, 0.0, 0.5)
         _number("bn_momentum", self.bn_momentum, 0.0, 1.0)
-        _int("bn_batches", self.bn_batches, 0)
+        _int("bn_batches", self.bn_batches, 0, 10_000)
         _bool("zero_init_residual", self.zero_init_residual)
         _bool("crop_kernels", self.crop_kernels)
-        _int("repeats", self.repeats, 1)
-        _int("seed", self.seed, 0)
-        _int("split_seed", self.split_seed, 0)
+        _int("repeats", self.repeats, 1, 64)
+        _int("seed", self.seed, 0, MAX_SEED)
+        _int("split_seed", self.split_seed, 0, MAX_SEED)
         if self.threads is not None:
-            _int("threads", self.threads, 1)
+            _int("threads", self.threads, 1, 1024)
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise ProxyConfigError(f"proxy.device: got {self.device!r}; allowed: cpu, cuda, cuda:N, auto")
         if self.time_limit_s is not None:
@@ -144,15 +147,15 @@ class ProxyConfig:
         if not isinstance(data, Mapping):
             raise ProxyConfigError(f"proxy: expected a mapping of proxy settings, got {type(data).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
+        unknown = sorted(set(data) - set(names), key=str)
         if unknown:
             raise ProxyConfigError(f"proxy.{unknown[0]}: unknown key; allowed keys: {', '.join(names)}")
         return cls(**data)
 
 
-def _int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ProxyConfigError(f"proxy.{name}: got {value!r}; expected an integer >= {minimum}")
+def _int(name: str, value: Any, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ProxyConfigError(f"proxy.{name}: got {value!r}; expected an integer in [{minimum}, {maximum:,}]")
 
 
 def _number(name: str, value: Any, lo: float, hi: float) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any, Iterable
 
+from mixsearch.search_space import safe_io
 from mixsearch.search_space.arch_io import write_atomic
 from mixsearch.search_space.layers import Layer, block_layers, walk_rows
-from mixsearch.search_space.spec import ArchSpec
+from mixsearch.search_space.spec import INT_RANGES, ArchSpec
 
 from .errors import LatencyTableError
 from .signature import GRANULARITIES, entry_signatures
@@ -162,18 +162,29 @@ def table_from_document(doc: Any, source: str) -> LatencyTable:
     for field in REQUIRED_METADATA:
         if field not in metadata:
             raise _fail(source, f"metadata.{field}", "required field is missing (see latency/FORMAT.md)")
+    for field, low, high in (("threads", 1, 1024), ("batch", 1, 4096), ("resolution", *INT_RANGES["resolution"])):
+        value = metadata[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _fail(source, f"metadata.{field}", f"expected an integer in [{low}, {high}], got {value!r}")
+    if not isinstance(metadata["runtime"], str) or not metadata["runtime"]:
+        raise _fail(source, "metadata.runtime", f"expected the runtime's name, got {metadata['runtime']!r}")
     if metadata["granularity"] not in GRANULARITIES:
         raise _fail(source, "metadata.granularity", f"got {metadata['granularity']!r}, allowed: {', '.join(GRANULARITIES)}")
-    if not isinstance(metadata["space"], dict):
-        raise _fail(source, "metadata.space", "expected an object with name and fingerprint")
+    built_for = metadata["space"]
+    if not isinstance(built_for, dict) or not all(isinstance(built_for.get(k), str) for k in ("name", "fingerprint")) \
+            or not isinstance(built_for.get("source", ""), str):
+        raise _fail(source, "metadata.space", "expected an object with the strings name, fingerprint (and source)")
     calibration = doc.get("calibration")
     if calibration is not None:
         if not isinstance(calibration, dict):
             raise _fail(source, "calibration", "expected an object or null")
-        for field in ("scale", "offset_ms"):
-            value = calibration.get(field, 0.0)
+        for field, default in (("scale", 1.0), ("offset_ms", 0.0)):
+            value = calibration.get(field, default)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise _fail(source, f"calibration.{field}", f"expected a finite number, got {value!r}")
+        if calibration.get("scale", 1.0) <= 0:  # a prediction that falls as the network grows
+            raise _fail(source, "calibration.scale", f"expected a number > 0, got {calibration['scale']!r}; "
+                                                     "rebuild the calibration with `mixsearch latency build`")
     entries = doc.get("entries")
     if not isinstance(entries, dict):
         raise _fail(source, "entries", "expected an object of signature -> {ms, iqr_ms, runs}")
@@ -188,18 +199,16 @@ def table_from_document(doc: Any, source: str) -> LatencyTable:
 
 def loads_table(text: str, source: str = "<string>") -> LatencyTable:
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise _fail(source, "<root>", f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+        doc = safe_io.parse_json(text, source)  # unique keys, no NaN, bounded nesting
+    except safe_io.InputFileError as err:
+        raise _fail(source, "<root>", err.problem) from None
     return table_from_document(doc, source)
 
 
 def load_table(path: str | os.PathLike) -> LatencyTable:
     try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise LatencyTableError(f"{path}: latency table not found; build one with "
-                                f"`mixsearch latency build --space default --out {path}`") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise LatencyTableError(f"{path}: cannot read the latency table ({err.__class__.__name__})") from None
+        text = safe_io.read_text(path, "a latency table (JSON)", safe_io.MAX_JSON_BYTES)
+    except safe_io.InputFileError as err:
+        hint = f"; build one with `mixsearch latency build --space default --out {path}`"
+        raise LatencyTableError(f"{err}{hint if err.problem == 'file not found' else ''}") from None
     return loads_table(text, str(path))

@@ -1,11 +1,14 @@
 """Predicted vs measured end-to-end latency of random archs of a space, with a scatter plot."""
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from mixsearch.search_space.safe_io import write_atomic
 
 from .errors import LatencyTableError
 from .measure import Settings, measure_arch
@@ -74,7 +77,7 @@ def scatter_plot(validation: Validation, path: str | os.PathLike, title: str) ->
                  f"within ±10%: {summary['within_10pct']:.0%} (n={summary['archs']})")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    tmp = f"{path}.tmp.png"  # written beside and renamed, so a reader never sees half a PNG
-    fig.savefig(tmp)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue())

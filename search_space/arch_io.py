@@ -11,16 +11,17 @@ File layout (schema_version 1):
 from __future__ import annotations
 
 import os
-import tempfile
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import safe_io
 from .block_string import encode_block
+from .cost import check_model_size
 from .errors import SpecError
 from .layers import resolve_layers
+from .safe_io import write_atomic  # noqa: F401  (the writer of every output; imported from here too)
 from .spec import SCHEMA_VERSION, ArchSpec
 
 _ENVELOPE = ("schema_version", "kind", "metadata")
@@ -55,33 +56,33 @@ def arch_from_document(doc: Any, source: str = "<string>") -> tuple[ArchSpec, di
         fields = {k: v for k, v in doc.items() if k not in _ENVELOPE}
         arch = ArchSpec.from_dict(fields)
         resolve_layers(arch)  # channel counts that cannot split into their groups fail here, naming the file
+        check_model_size(arch)
         return arch, metadata
     except SpecError as err:
         raise err.with_source(source) from None
 
 
 def parse_yaml(text: str, source: str) -> Any:
+    """A YAML document under safe_io's limits (nesting, aliases, duplicate keys), errors as SpecError."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SpecError("", f"not valid YAML{where}: {problem}", source=source) from None
+        return safe_io.parse_yaml(text, source)
+    except safe_io.InputFileError as err:
+        raise SpecError("", err.problem, source=source) from None
 
 
-def read_text(path: str | os.PathLike) -> str:
+def read_spec_text(path: str | os.PathLike, what: str, hint: str) -> str:
+    """A user's spec file (a `what`) under safe_io's checks; errors as SpecError naming the file,
+    `hint` added when it does not exist."""
     try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        raise SpecError("", "file not found; give the path of an architecture YAML "
-                            "(or a preset name: " + ", ".join(preset_names()) + ")", source=str(path)) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
-        raise SpecError("", f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+        return safe_io.read_text(path, what, hint=hint)
+    except safe_io.InputFileError as err:
+        raise SpecError("", err.problem, source=str(path)) from None
 
 
 def load_arch_with_metadata(path: str | os.PathLike) -> tuple[ArchSpec, dict]:
-    return arch_from_document(parse_yaml(read_text(path), str(path)), str(path))
+    hint = "give the path of an architecture YAML (or a preset name: " + ", ".join(preset_names()) + ")"
+    text = read_spec_text(path, "an architecture YAML", hint)
+    return arch_from_document(parse_yaml(text, str(path)), str(path))
 
 
 def load_arch(path_or_preset: str | os.PathLike) -> ArchSpec:
@@ -93,27 +94,6 @@ def load_arch(path_or_preset: str | os.PathLike) -> ArchSpec:
 
 def loads_arch(text: str, source: str = "<string>") -> ArchSpec:
     return arch_from_document(parse_yaml(text, source), source)[0]
-
-
-def write_atomic(path: str | os.PathLike, content: str | bytes) -> None:
-    """Write text or bytes via a temp file and rename, so a reader never sees half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_arch(arch: ArchSpec, path: str | os.PathLike, metadata: dict | None = None) -> None:

@@ -16,7 +16,9 @@ from .spec import ArchSpec, BlockSpec
 
 _ACT_CODES = {"re": "relu", "r6": "relu6", "sw": "swish"}
 _CODE_OF_ACT = {v: k for k, v in _ACT_CODES.items()}
-_OPTION = re.compile(r"^([a-z]+)(\d.*)$")
+_OPTION = re.compile(r"([a-z]+)([0-9].*)", re.ASCII)
+_DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)  # nine digits hold every field's maximum; more is a typo
+MAX_BLOCK_STRING = 200  # characters; the longest meaningful one (16 kernels, every option) is under 100
 _ALLOWED = "r<repeats> k<k.k..> a<1.1..> p<1.1..> s<stride> e<exp> c<chs> se<ratio> d<dilation> x2 n<re|r6|sw>"
 
 
@@ -43,8 +45,8 @@ def encode_block(block: BlockSpec, default_act: str = "relu") -> str:
 
 
 def _int(text: str, path: str, option: str, source: str) -> int:
-    if not text.isdigit():
-        raise SpecError(path, f"option {option!r} of {source!r} needs an integer, got {text!r}")
+    if not _DIGITS.fullmatch(text):
+        raise SpecError(path, f"option {option!r} of {source!r} needs an integer of at most 9 digits, got {text!r}")
     return int(text)
 
 
@@ -59,18 +61,27 @@ def _ones_groups(text: str, path: str, option: str, source: str) -> int:
 def decode_block(text: str, default_act: str = "relu", path: str = "block") -> BlockSpec:
     if not isinstance(text, str) or not text:
         raise SpecError(path, f"expected a block string such as 'ir_r1_k3.5_s2_e6_c40_se0.5', got {text!r}")
+    if len(text) > MAX_BLOCK_STRING:
+        raise SpecError(path, f"a block string of {len(text):,} characters ({text[:40]!r}...); "
+                              f"a block string is at most {MAX_BLOCK_STRING}")
     block_type, *options = text.split("_")
     if block_type not in ("ds", "ir"):
         raise SpecError(path, f"block string {text!r} must start with 'ds' or 'ir', got {block_type!r}")
     fields: dict = {"block_type": block_type, "act": default_act}
+    given: dict[str, str] = {}  # field letter -> the option that set it
     for option in options:
-        if option.startswith("n") and option[1:] in _ACT_CODES:
-            fields["act"] = _ACT_CODES[option[1:]]
+        match = _OPTION.fullmatch(option)
+        key, value = ("n", option[1:]) if option.startswith("n") and option[1:] in _ACT_CODES else \
+            match.groups() if match else (None, None)
+        if key in given:
+            raise SpecError(path, f"block string {text!r} sets {key!r} twice ({given[key]!r} and {option!r}); "
+                                  "give each option once")
+        given[key] = option
+        if key == "n":
+            fields["act"] = _ACT_CODES[value]
             continue
-        match = _OPTION.match(option)
-        if not match:
+        if key is None:
             raise SpecError(path, f"unknown option {option!r} in block string {text!r}; allowed: {_ALLOWED}")
-        key, value = match.groups()
         if key == "r":
             fields["repeats"] = _int(value, path, option, text)
         elif key == "k":

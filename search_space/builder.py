@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .cost import check_model_size
 from .layers import BlockLayer, HeadLayer, Layer, StemLayer, resolve_layers
 from .modules import Head, MixBlock, Stem
 from .spec import ArchSpec
@@ -52,4 +53,5 @@ def _init_weights(model: nn.Module) -> None:
 
 
 def build_model(arch: ArchSpec, mixconv_impl: str = "auto") -> MixNet:
+    check_model_size(arch)  # a spec over the limits raises here, before any weight is allocated
     return MixNet(arch, mixconv_impl)

@@ -12,8 +12,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .layers import HeadLayer, Layer, StemLayer, block_layers, walk_rows
+from .errors import SpecError
+from .layers import HeadLayer, Layer, StemLayer, block_layers, resolve_layers, walk_rows
 from .spec import ArchSpec, BlockSpec
+
+# The most a network of this tool may cost, checked (`check_model_size`) before a spec from a file
+# is accepted and before any model is built. Far above EfficientNet-B7 (66M params, 37G
+# multiply-adds) and MixNet-L at the largest resolution, 2048 px (46G, largest map 0.2G values);
+# a spec beyond them is a typo that would try to allocate tens of GiB or more.
+MAX_PARAMS = 1_000_000_000
+MAX_FLOPS = 1_000_000_000_000
+MAX_FEATURE_MAP = 1 << 28  # values of the largest tensor at batch 1 (1 GiB in float32)
 
 
 def _grouped_1x1(in_splits: tuple[int, ...], out_splits: tuple[int, ...]) -> int:
@@ -53,6 +62,16 @@ def layer_flops(layer: Layer) -> int:
     return flops
 
 
+def layer_feature_map(layer: Layer) -> int:
+    """Values of the largest tensor the layer takes or makes, at batch 1."""
+    if isinstance(layer, StemLayer):
+        return max(layer.in_chans * layer.in_size ** 2, layer.out_chs * layer.out_size ** 2)
+    if isinstance(layer, HeadLayer):
+        return max(max(layer.in_chs, layer.head_chs) * layer.in_size ** 2, layer.num_classes)
+    return max(max(layer.in_chs, layer.mid_chs) * layer.in_size ** 2,
+               max(layer.mid_chs, layer.out_chs) * layer.out_size ** 2)
+
+
 @lru_cache(maxsize=1 << 16)
 def _layer_cost(layer: Layer) -> tuple[int, int]:
     return layer_flops(layer), layer_params(layer)
@@ -86,3 +105,21 @@ def count_params(arch: ArchSpec) -> int:
 
 def count_flops(arch: ArchSpec) -> int:
     return _arch_cost(arch)[0]
+
+
+def largest_feature_map(arch: ArchSpec) -> int:
+    """Values of the largest tensor the network takes or makes at batch 1 (its input included)."""
+    return max(layer_feature_map(layer) for layer in resolve_layers(arch))
+
+
+def check_model_size(arch: ArchSpec) -> None:
+    """Raise SpecError naming the measure and its limit when `arch` costs more than this tool builds."""
+    where = f"at {arch.resolution} px"
+    for measure, value, limit, fix in (
+            ("params", count_params(arch), MAX_PARAMS, "fewer or narrower layers, or fewer classes"),
+            ("multiply-adds", count_flops(arch), MAX_FLOPS, "a lower resolution, fewer or narrower layers"),
+            ("largest feature map", largest_feature_map(arch), MAX_FEATURE_MAP,
+             "a lower resolution, a stride-2 stem, or narrower early layers")):
+        if value > limit:
+            raise SpecError(measure, f"{value:.3g} {where}, over the limit of {limit:.3g} "
+                                     f"(search_space/cost.py); use {fix}")

@@ -19,17 +19,16 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import yaml
 
-from .arch_io import parse_yaml
+from .arch_io import parse_yaml, read_spec_text
 from .cost import layer_flops, layer_params
 from .errors import SpecError
 from .layers import HeadLayer, Layer, StemLayer, block_layers, min_split_channels, out_size
-from .spec import ACTIVATIONS, ArchSpec, BlockSpec, _check_int, _check_number
+from .spec import ACTIVATIONS, INT_RANGES, ArchSpec, BlockSpec, _check_int, _check_number
 from .space_spec import LAYER_FIELDS, LayerOption, StageSpace, expand_layers, kernels_text, merge_layers
 
 SPACE_SCHEMA_VERSION = 1
@@ -77,13 +76,13 @@ class SearchSpace:
     def validate(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise SpecError("name", f"expected a non-empty string, got {self.name!r}")
-        _check_int("resolution", self.resolution, 8)
-        _check_int("num_classes", self.num_classes, 1)
-        _check_int("in_chans", self.in_chans, 1)
-        _check_int("stem_chs", self.stem_chs, 1)
+        _check_int("resolution", self.resolution, *INT_RANGES["resolution"])
+        _check_int("num_classes", self.num_classes, *INT_RANGES["num_classes"])
+        _check_int("in_chans", self.in_chans, *INT_RANGES["in_chans"])
+        _check_int("stem_chs", self.stem_chs, *INT_RANGES["channels"])
         if isinstance(self.stem_stride, bool) or self.stem_stride not in (1, 2):
             raise SpecError("stem_stride", f"got {self.stem_stride!r}, allowed: 1, 2")
-        _check_int("head_chs", self.head_chs, 1)
+        _check_int("head_chs", self.head_chs, *INT_RANGES["channels"])
         if self.act not in ACTIVATIONS:
             raise SpecError("act", f"got {self.act!r}, allowed: {', '.join(ACTIVATIONS)}")
         _check_number("dropout", self.dropout, 0.0, 0.99)
@@ -480,11 +479,8 @@ def load_space(path_or_name: str | os.PathLike) -> SearchSpace:
     if isinstance(path_or_name, str) and path_or_name in space_names():
         text = (resources.files("mixsearch.search_space") / "spaces" / f"{path_or_name}.yaml").read_text()
         return loads_space(text, source=f"space {path_or_name}")
-    try:
-        text = Path(path_or_name).read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError("", f"cannot read the search space ({err.__class__.__name__}); give the path of a space "
-                            f"YAML or a shipped space name: {', '.join(space_names())}", source=str(path_or_name)) from None
+    text = read_spec_text(path_or_name, "a search space YAML",
+                          f"give the path of a space YAML or a shipped space name: {', '.join(space_names())}")
     return loads_space(text, str(path_or_name))
 
 

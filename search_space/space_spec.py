@@ -14,10 +14,11 @@ from functools import lru_cache
 from typing import Any, Mapping, NamedTuple
 
 from .errors import SpecError
-from .spec import ACTIVATIONS, BLOCK_TYPES, SPLITS, ArchSpec, BlockSpec
+from .spec import ACTIVATIONS, BLOCK_TYPES, INT_RANGES, MAX_KERNEL_GROUPS, SPLITS, ArchSpec, BlockSpec
 
-# A stage deeper than this is a typo, not a design; it also bounds every loop over layers.
-MAX_DEPTH = 32
+# A stage deeper than this is a typo, not a design; it also bounds every loop over layers. A stage
+# of identical layers is one block row, so this is the repeats' maximum too.
+MAX_DEPTH = INT_RANGES["repeats"][1]
 
 
 class LayerOption(NamedTuple):
@@ -176,19 +177,23 @@ def _ratio(path: str, value: Any) -> float:
 
 
 def _kernel_set(path: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, (list, tuple)) or not value:
-        raise SpecError(path, f"expected a non-empty list of odd kernel sizes such as [3, 5, 7], got {value!r}")
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_KERNEL_GROUPS:
+        raise SpecError(path, f"expected a list of 1 to {MAX_KERNEL_GROUPS} odd kernel sizes such as [3, 5, 7], "
+                              f"got {value!r}")
+    low, high = INT_RANGES["kernel"]
     for j, k in enumerate(value):
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
-            raise SpecError(f"{path}[{j}]", f"kernel sizes must be odd positive integers (3, 5, 7, 9, 11 ...), got {k!r}")
+        if isinstance(k, bool) or not isinstance(k, int) or not low <= k <= high or k % 2 == 0:
+            raise SpecError(f"{path}[{j}]", f"kernel sizes must be odd integers in [{low}, {high}] "
+                                            f"(3, 5, 7, 9, 11 ...), got {k!r}")
     return tuple(value)
 
 
 # The element check of every choice list; each returns the normalised value.
 _CHOICE_CHECKS = {
-    "depth": _int_check(1, MAX_DEPTH), "width": _int_check(1, 100_000), "kernels": _kernel_set,
-    "exp_ratio": _int_check(1, 64), "se_ratio": _ratio, "act": _choice_check(ACTIVATIONS),
-    "split": _choice_check(SPLITS), "exp_groups": _int_check(1, 64), "proj_groups": _int_check(1, 64),
+    "depth": _int_check(1, MAX_DEPTH), "width": _int_check(*INT_RANGES["channels"]), "kernels": _kernel_set,
+    "exp_ratio": _int_check(*INT_RANGES["exp_ratio"]), "se_ratio": _ratio, "act": _choice_check(ACTIVATIONS),
+    "split": _choice_check(SPLITS), "exp_groups": _int_check(*INT_RANGES["groups"]),
+    "proj_groups": _int_check(*INT_RANGES["groups"]),
 }
 
 

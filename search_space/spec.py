@@ -17,12 +17,24 @@ BLOCK_TYPES = ("ds", "ir")
 ACTIVATIONS = ("relu", "relu6", "swish")
 SPLITS = ("equal", "exp")
 
+# What a network of this tool can be: the range of every integer field, checked before anything is
+# resolved or built. The maxima lie far above any MixNet or EfficientNet (MixNet-L: 224 px, widths
+# up to 1536) and keep a typo such as `c999999999999` away from an allocation; `cost.check_model_size`
+# bounds what their products cost.
+INT_RANGES = {
+    "resolution": (8, 2048), "num_classes": (1, 100_000), "in_chans": (1, 1024), "channels": (1, 8192),
+    "repeats": (1, 32), "kernel": (1, 31), "exp_ratio": (1, 64), "groups": (1, 64), "dilation": (1, 16),
+}
+MAX_KERNEL_GROUPS = 16
+MAX_BLOCKS = 256
+MAX_NAME_CHARS = 200
 
-def _check_int(path: str, value: Any, minimum: int) -> None:
+
+def _check_int(path: str, value: Any, minimum: int, maximum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(path, f"expected an integer >= {minimum}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise SpecError(path, f"expected an integer >= {minimum}, got {value}")
+        raise SpecError(path, f"expected an integer in [{minimum}, {maximum}], got {value!r} ({type(value).__name__})")
+    if not minimum <= value <= maximum:
+        raise SpecError(path, f"expected an integer in [{minimum}, {maximum}], got {value}")
 
 
 def _check_number(path: str, value: Any, lo: float, hi: float) -> None:
@@ -69,27 +81,28 @@ class BlockSpec:
 
     def validate(self, path: str = "block") -> None:
         _check_choice(f"{path}.block_type", self.block_type, BLOCK_TYPES)
-        _check_int(f"{path}.out_chs", self.out_chs, 1)
-        _check_int(f"{path}.repeats", self.repeats, 1)
-        if not isinstance(self.kernels, tuple) or not self.kernels:
-            raise SpecError(f"{path}.kernels", f"expected a non-empty list of odd kernel sizes, got {self.kernels!r}")
+        _check_int(f"{path}.out_chs", self.out_chs, *INT_RANGES["channels"])
+        _check_int(f"{path}.repeats", self.repeats, *INT_RANGES["repeats"])
+        if not isinstance(self.kernels, tuple) or not 1 <= len(self.kernels) <= MAX_KERNEL_GROUPS:
+            raise SpecError(f"{path}.kernels", f"expected a list of 1 to {MAX_KERNEL_GROUPS} odd kernel sizes, "
+                                               f"got {self.kernels!r}")
         for i, k in enumerate(self.kernels):
-            _check_int(f"{path}.kernels[{i}]", k, 1)
+            _check_int(f"{path}.kernels[{i}]", k, *INT_RANGES["kernel"])
             if k % 2 == 0:
                 raise SpecError(f"{path}.kernels[{i}]", f"kernel sizes must be odd (3, 5, 7, 9, 11 ...), got {k}")
         if self.stride not in (1, 2):
             raise SpecError(f"{path}.stride", f"got {self.stride!r}, allowed: 1, 2")
-        _check_int(f"{path}.exp_ratio", self.exp_ratio, 1)
+        _check_int(f"{path}.exp_ratio", self.exp_ratio, *INT_RANGES["exp_ratio"])
         if self.block_type == "ds" and self.exp_ratio != 1:
             raise SpecError(f"{path}.exp_ratio", f"a 'ds' block has no expansion; got {self.exp_ratio}, use block_type 'ir'")
         _check_number(f"{path}.se_ratio", self.se_ratio, 0.0, 1.0)
         _check_choice(f"{path}.act", self.act, ACTIVATIONS)
-        _check_int(f"{path}.exp_groups", self.exp_groups, 1)
-        _check_int(f"{path}.proj_groups", self.proj_groups, 1)
+        _check_int(f"{path}.exp_groups", self.exp_groups, *INT_RANGES["groups"])
+        _check_int(f"{path}.proj_groups", self.proj_groups, *INT_RANGES["groups"])
         if self.exp_ratio == 1 and self.exp_groups != 1:
             raise SpecError(f"{path}.exp_groups", "exp_ratio 1 means no expansion conv to group; use exp_groups 1")
         _check_choice(f"{path}.split", self.split, SPLITS)
-        _check_int(f"{path}.dilation", self.dilation, 1)
+        _check_int(f"{path}.dilation", self.dilation, *INT_RANGES["dilation"])
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -125,20 +138,20 @@ class ArchSpec:
 
     def validate(self, path: str = "") -> None:
         p = f"{path}." if path else ""
-        if not isinstance(self.name, str):
-            raise SpecError(f"{p}name", f"expected a string, got {self.name!r}")
-        _check_int(f"{p}resolution", self.resolution, 8)
-        _check_int(f"{p}num_classes", self.num_classes, 1)
-        _check_int(f"{p}in_chans", self.in_chans, 1)
-        _check_int(f"{p}stem_chs", self.stem_chs, 1)
+        if not isinstance(self.name, str) or len(self.name) > MAX_NAME_CHARS:
+            raise SpecError(f"{p}name", f"expected a string of at most {MAX_NAME_CHARS} characters, got {self.name!r}")
+        _check_int(f"{p}resolution", self.resolution, *INT_RANGES["resolution"])
+        _check_int(f"{p}num_classes", self.num_classes, *INT_RANGES["num_classes"])
+        _check_int(f"{p}in_chans", self.in_chans, *INT_RANGES["in_chans"])
+        _check_int(f"{p}stem_chs", self.stem_chs, *INT_RANGES["channels"])
         if self.stem_stride not in (1, 2):
             raise SpecError(f"{p}stem_stride", f"got {self.stem_stride!r}, allowed: 1, 2")
-        _check_int(f"{p}head_chs", self.head_chs, 1)
+        _check_int(f"{p}head_chs", self.head_chs, *INT_RANGES["channels"])
         _check_choice(f"{p}act", self.act, ACTIVATIONS)
         _check_number(f"{p}dropout", self.dropout, 0.0, 0.99)
         _check_number(f"{p}width_mult", self.width_mult, 0.05, 8.0)
-        if not isinstance(self.blocks, tuple) or not self.blocks:
-            raise SpecError(f"{p}blocks", "expected a non-empty list of blocks")
+        if not isinstance(self.blocks, tuple) or not 1 <= len(self.blocks) <= MAX_BLOCKS:
+            raise SpecError(f"{p}blocks", f"expected a non-empty list of at most {MAX_BLOCKS} blocks")
         for i, block in enumerate(self.blocks):
             if not isinstance(block, BlockSpec):
                 raise SpecError(f"{p}blocks[{i}]", f"expected a BlockSpec, got {type(block).__name__}")
@@ -185,7 +198,7 @@ def _from_mapping(cls, data: Any, path: str, list_fields: set[str]):
         raise SpecError(path, f"expected a mapping, got {type(data).__name__} {data!r}")
     names = [f.name for f in dataclasses.fields(cls)]
     p = f"{path}." if path else ""
-    unknown = sorted(set(data) - set(names))
+    unknown = sorted(set(data) - set(names), key=str)
     if unknown:
         raise SpecError(f"{p}{unknown[0]}", f"unknown key; allowed keys: {', '.join(names)}")
     required = [f.name for f in dataclasses.fields(cls)

@@ -13,7 +13,9 @@ with warnings.catch_warnings():  # fvcore imports torch.jit helpers that torch 2
     warnings.simplefilter("ignore", DeprecationWarning)
     from fvcore.nn import FlopCountAnalysis
 
-from mixsearch.search_space import build_model, count_flops, count_params, load_preset, preset_names
+from mixsearch.search_space import (ArchSpec, BlockSpec, SpecError, build_model, count_flops, count_params, load_preset,
+                                    preset_names)
+from mixsearch.search_space.cost import check_model_size, largest_feature_map
 
 # fvcore traces with torch.jit, which torch 2.13 marks deprecated
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -106,3 +108,43 @@ def test_cost_does_not_mutate_and_is_stable():
     first = (count_flops(arch), count_params(arch))
     assert (count_flops(arch), count_params(arch)) == first
     assert arch.to_dict() == before
+
+
+def largest_tensor(model: nn.Module, arch) -> int:
+    """Values of the largest tensor any module of a forward pass returns (or the input), by hooks."""
+    largest = arch.in_chans * arch.resolution ** 2
+
+    def hook(module, inputs, output):
+        nonlocal largest
+        largest = max(largest, output.numel())
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, arch.in_chans, arch.resolution, arch.resolution))
+    for h in handles:
+        h.remove()
+    return largest
+
+
+def test_largest_feature_map_against_the_built_model(space_specs, random_specs):
+    for arch in [load_preset("mixnet_s").replace(resolution=64)] + space_specs[:10] + random_specs[:20]:
+        assert largest_feature_map(arch) == largest_tensor(build_model(arch), arch), arch
+
+
+WIDE_DEEP = ArchSpec(blocks=(BlockSpec(256, repeats=32), BlockSpec(256, repeats=32)), resolution=1024, stem_chs=256)
+
+
+@pytest.mark.parametrize("arch, measure", [
+    (load_preset("mixnet_s").replace(resolution=2048, stem_stride=1), "largest feature map"),  # 96 x 2048^2
+    (load_preset("mixnet_l").replace(num_classes=100_000, head_chs=8192, width_mult=8.0), "params"),  # 1.01G
+    (WIDE_DEEP, "multiply-adds"),  # 64 layers of 256 -> 256 at 512 x 512: 1.1T
+])
+def test_model_size_limits_refuse_before_building(arch, measure):
+    with pytest.raises(SpecError, match=f"{measure}: .* over the limit of"):
+        check_model_size(arch)
+    with pytest.raises(SpecError, match=measure):
+        build_model(arch)  # refused before a weight is allocated (or this test would take tens of GiB)
+
+
+def test_large_real_networks_are_accepted():
+    for arch in (load_preset("mixnet_l").replace(resolution=2048), WIDE_DEEP.replace(resolution=512)):
+        check_model_size(arch)

@@ -63,7 +63,7 @@ def test_errors_name_the_field(text, path, words):
 def test_malformed_yaml_and_missing_file(tmp_path):
     with pytest.raises(SpecError, match="s.yaml: not valid YAML at line"):
         loads_space("stages: [\n  - {stride: 2\n", source="s.yaml")
-    with pytest.raises(SpecError, match="cannot read the search space.*default"):
+    with pytest.raises(SpecError, match="missing.yaml: file not found; give the path of a space YAML.*default"):
         load_space(tmp_path / "missing.yaml")
     with pytest.raises(SpecError, match="expected a mapping"):
         loads_space("- 1\n- 2\n")

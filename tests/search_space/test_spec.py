@@ -54,11 +54,11 @@ BASE = "name: t\nresolution: 64\nblocks:\n"
     (BASE + "- {out_chs: sixteen}\n", "blocks[0].out_chs", "integer"),
     (BASE + "- {out_chs: 16, kernels: 3}\n", "blocks[0].kernels", "list"),
     (BASE + "- {out_chs: 16, act: gelu}\n", "blocks[0].act", "relu, relu6, swish"),
-    (BASE + "- {out_chs: 16, repeats: 0}\n", "blocks[0].repeats", ">= 1"),
+    (BASE + "- {out_chs: 16, repeats: 0}\n", "blocks[0].repeats", "in [1, 32]"),
     ("name: t\nresolution: 64\nblocks: []\n", "blocks", "non-empty"),
     ("name: t\nresolution: '64'\nblocks: [ir_r1_k3_s1_e1_c16]\n", "resolution", "integer"),
     # 16 stem channels, no expansion: 16 depthwise channels cannot take 17 groups
-    (BASE + "- ir_r1_k3.5.7.9.11.13.15.17.19.21.23.25.27.29.31.33.35_s1_e1_c16\n", "blocks[0].kernels", "cannot be split"),
+    (BASE + "- ir_r1_k3.5.7.9.11.13_s1_e1_c16_x2\n", "blocks[0].kernels", "cannot be split"),
     (BASE + "- {out_chs: 8, proj_groups: 16}\n", "blocks[0].proj_groups", "cannot be split"),
     (BASE + "- {out_chs: 16, kernels: [3, 5, 7, 9, 11, 13], split: exp}\n", "blocks[0].kernels", "cannot be split"),
     (BASE + "- ir_r1_k3_s1_e1_c16_zz9\n", "blocks[0]", "unknown option"),
