@@ -62,18 +62,23 @@ _FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "rewar
 
 
 def _proxy(args: argparse.Namespace, base):
-    from mixsearch.evaluator import ProxyConfig
+    from mixsearch.evaluator import ProxyConfig, ProxyConfigError
     settings = {}
+    base_settings = base.to_dict() if base is not None else {}
     if args.proxy:
         settings = parse_yaml(read_text(args.proxy, "a proxy settings YAML"), args.proxy) or {}
         if not isinstance(settings, dict):
             raise TargetError(f"--proxy {args.proxy}: expected a mapping of ProxyConfig fields")
+        try:  # the file alone first, so its errors name it and those of --dataset/--epochs do not
+            ProxyConfig.from_dict({**base_settings, **settings})
+        except ProxyConfigError as err:
+            raise ProxyConfigError(f"{args.proxy}: {err}") from None
     for key in ("dataset", "epochs"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if not settings:
         return None
-    return ProxyConfig.from_dict({**(base.to_dict() if base is not None else {}), **settings})
+    return ProxyConfig.from_dict({**base_settings, **settings})
 
 
 # Strings parsed here rather than by argparse, so a bad value is one `mixsearch: error:` line (exit 2).

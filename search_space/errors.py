@@ -20,7 +20,11 @@ def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 
 class MixsearchError(Exception):
-    """Base for every error caused by input the user can fix (spec, space, target, data, table)."""
+    """Base for every error caused by input the user can fix (spec, space, target, data, table).
+    Its message is shortened, so a huge value echoed from a file never floods a log or a terminal."""
+
+    def __init__(self, *args):
+        super().__init__(*(shorten(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class SpecError(MixsearchError, ValueError):

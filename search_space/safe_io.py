@@ -32,10 +32,10 @@ import yaml
 
 from .errors import MixsearchError, shorten
 
-MAX_YAML_BYTES = 1 << 20       # architectures, spaces, proxy settings and run configs are a few KiB
+MAX_YAML_BYTES = 256 << 10     # architectures, spaces, proxy settings and run configs are a few KiB
 MAX_JSON_BYTES = 64 << 20      # a latency table of a large space is a few MiB
 MAX_NESTING = 64               # our documents nest 5 levels deep
-MAX_VALUES = 100_000           # values a document expands to, every alias at its full size
+MAX_VALUES = 10_000            # values a document expands to, every alias at its full size (the default space: 400)
 
 
 class InputFileError(MixsearchError, ValueError):
@@ -139,30 +139,41 @@ class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, stream: str):
         super().__init__(stream)
         self._depth = 0
+        self._values = 0  # values composed so far, every alias at its full size: the expanded document
         self._sizes: dict[int, int] = {}  # id(node) -> values it expands to (its nodes are alive until dispose)
 
+    def fetch_flow_collection_start(self, TokenClass):
+        # Checked as early as the scanner: it keeps a possible key per open bracket and revisits
+        # them all on every token, so 5,000 open brackets cost it minutes before any node exists.
+        if self.flow_level >= MAX_NESTING:
+            raise _LimitError(None, None, f"nested deeper than {MAX_NESTING} levels", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def _add_values(self, count: int, mark) -> None:
+        self._values += count
+        if self._values > MAX_VALUES:
+            raise _LimitError(None, None, f"expands to more than {MAX_VALUES:,} values (aliases counted in full)", mark)
+
     def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:  # the anchored collection is still being composed
                 raise _LimitError(None, None, "an alias inside the collection it refers to (a recursive alias)", mark)
+            self._add_values(self._sizes[id(node)], mark)
             return node
+        self._add_values(1, mark)
         self._depth += 1
         if self._depth > MAX_NESTING:
-            raise _LimitError(None, None, f"nested deeper than {MAX_NESTING} levels", self.peek_event().start_mark)
+            raise _LimitError(None, None, f"nested deeper than {MAX_NESTING} levels", mark)
         node = super().compose_node(parent, index)
         self._depth -= 1
         if isinstance(node, yaml.SequenceNode):
-            size = 1 + sum(self._sizes[id(child)] for child in node.value)
+            self._sizes[id(node)] = 1 + sum(self._sizes[id(child)] for child in node.value)
         elif isinstance(node, yaml.MappingNode):
-            size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+            self._sizes[id(node)] = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
         else:
-            size = 1
-        if size > MAX_VALUES:
-            raise _LimitError(None, None, f"expands to more than {MAX_VALUES:,} values (aliases counted in full)",
-                              node.start_mark)
-        self._sizes[id(node)] = size
+            self._sizes[id(node)] = 1
         return node
 
     def construct_object(self, node, deep=False):
@@ -191,16 +202,20 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str, source: str) -> Any:
     """One YAML document under the limits above; errors are one line with the line and column."""
-    loader = _BoundedLoader(text)
     try:
-        return loader.get_single_data()
+        loader = _BoundedLoader(text)  # its reader already refuses control characters
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        if isinstance(err, yaml.reader.ReaderError):
+            problem = f"character {err.character!r} at offset {err.position} is not allowed in YAML"
+        else:
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise InputFileError(source, f"not valid YAML{where}: {problem}") from None
-    finally:
-        loader.dispose()
 
 
 # ---- JSON --------------------------------------------------------------------------------------

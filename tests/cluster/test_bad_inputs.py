@@ -4,7 +4,9 @@ and nothing written in the working folder (the run folder included)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 
 import pytest
 import yaml
@@ -54,7 +56,40 @@ def inputs(tmp_path_factory):
                  "--calibrate", "0", "--out", str(folder / "other_table.json"), "--quiet"]) == 0
     table = json.loads((folder / "tiny_table.json").read_text())
     (folder / "future_table.json").write_text(json.dumps({**table, "schema_version": 99}))
+    _issue17_inputs(folder, dump, table)
     return folder
+
+
+def _issue17_inputs(folder, dump, table):
+    """Files of issue 17's reproductions: hostile inputs and paths outputs must not destroy."""
+    arch = {"name": "m", "resolution": 32, "num_classes": 10, "blocks": ["ds_r1_k3_s1_e1_c16", "ir_r1_k3_s2_e3_c24"]}
+    dump("m.yaml", arch)
+    levels = "abcdefghi"  # nine levels of nine aliases: 376 bytes in the issue, 1.75 GB once expanded
+    bomb = ["a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+    bomb += [f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]" for p, n in zip(levels, levels[1:])]
+    (folder / "bomb.yaml").write_text("\n".join(bomb) + "\nblocks: *i\n")
+    (folder / "deep.yaml").write_text("blocks: " + "[" * 5000 + "]" * 5000 + "\n")
+    (folder / "loop_a.yaml").symlink_to(folder / "loop_b.yaml")
+    (folder / "loop_b.yaml").symlink_to(folder / "loop_a.yaml")
+    (folder / "big.yaml").write_bytes(b"")
+    os.truncate(folder / "big.yaml", 50 << 20)  # 50 MB (sparse): refused by its size, never read
+    os.mkfifo(folder / "fifo")
+    (folder / "plotdir").mkdir()
+    dump("dup_keys.yaml", arch)
+    with open(folder / "dup_keys.yaml", "a") as f:
+        f.write("resolution: 64\n")
+    dump("huge_chs.yaml", {**arch, "blocks": ["ds_r1_k3_s1_e1_c999999999999"]})
+    dump("repeated_r.yaml", {**arch, "blocks": ["ir_r1_r2_k3_s1_e1_c16"]})
+    dump("repeated_k.yaml", {**arch, "blocks": ["ir_r1_k3_k5_s1_e1_c16"]})
+    (folder / "binary_proxy.yaml").write_bytes(bytes(range(256)) * 4)
+    for name, scale in (("negative", -1.0), ("zero", 0.0)):
+        calibrated = {**table, "calibration": {"kind": "scale", "scale": scale, "offset_ms": 0.0}}
+        (folder / f"{name}_scale_table.json").write_text(json.dumps(calibrated))
+    (folder / "nan_scale_table.json").write_text(
+        json.dumps({**table, "calibration": {"kind": "scale", "scale": 1.0, "offset_ms": 0.0}})
+        .replace('"scale": 1.0', '"scale": NaN'))
+    if os.geteuid() == 0:  # only root makes device nodes: a copy of /dev/full (char 1, 7)
+        os.mknod(folder / "full", stat.S_IFCHR | 0o666, os.makedev(1, 7))
 
 
 # (case id, argv, words the error line must contain (case-insensitive))
@@ -105,15 +140,63 @@ CASES = [
     ("space-info-malformed", ["space", "info", "{inputs}/bad_yaml.yaml"], ["bad_yaml.yaml"]),
     ("predict-table-for-another-space", ["latency", "predict", "--table", "{inputs}/tiny_table.json", "--space",
                                          "{inputs}/other_space.yaml", "mixnet_s"], ["other_space"]),
+    # issue 17: outputs never destroy what they land on
+    ("export-onto-its-input", ["export", "{inputs}/m.yaml", "--onnx", "{inputs}/m.yaml"], ["m.yaml", "input"]),
+    ("export-onto-a-fifo", ["export", "{inputs}/m.yaml", "--onnx", "{inputs}/fifo"], ["fifo", "FIFO"]),
+    ("sample-onto-its-space", ["space", "sample", "{inputs}/tiny_space.yaml", "--out", "{inputs}/tiny_space.yaml"],
+     ["tiny_space.yaml", "input"]),
+    ("build-onto-its-space", ["latency", "build", "--space", "{inputs}/tiny_space.yaml", "--out",
+                              "{inputs}/tiny_space.yaml"], ["tiny_space.yaml", "input"]),
+    ("validate-plot-into-a-folder", ["latency", "validate", "--table", "{inputs}/tiny_table.json", "--archs", "1",
+                                     "--plot", "{inputs}/plotdir", "--quiet"], ["plotdir", "folder"]),
+    ("validate-out-onto-its-table", ["latency", "validate", "--table", "{inputs}/tiny_table.json", "--archs", "1",
+                                     "--plot", "plot.png", "--out", "{inputs}/tiny_table.json", "--quiet"],
+     ["tiny_table.json", "input"]),
+    # issue 17: bounded input, before anything is allocated
+    ("alias-bomb", ["export", "{inputs}/bomb.yaml", "--onnx", "out.onnx"], ["bomb.yaml", "10,000 values"]),
+    ("5000-nested-lists", ["export", "{inputs}/deep.yaml", "--onnx", "out.onnx"], ["deep.yaml", "nested deeper"]),
+    ("symlink-loop", ["export", "{inputs}/loop_a.yaml", "--onnx", "out.onnx"], ["loop_a.yaml", "loop"]),
+    ("50mb-yaml", ["space", "info", "{inputs}/big.yaml"], ["big.yaml", "at most"]),
+    ("fifo-as-input", ["export", "{inputs}/fifo", "--onnx", "out.onnx"], ["fifo", "not a regular file"]),
+    ("huge-channels", ["export", "{inputs}/huge_chs.yaml", "--onnx", "out.onnx"], ["c999999999999"]),
+    ("export-resolution-100000", ["export", "{inputs}/m.yaml", "--onnx", "out.onnx", "--resolution", "100000"],
+     ["resolution", "2048", "100000"]),
+    ("eval-resolution-100000", ["eval", "{inputs}/m.yaml", "--resolution", "100000"], ["proxy.resolution", "100000"]),
+    ("duplicate-yaml-keys", ["export", "{inputs}/dup_keys.yaml", "--onnx", "out.onnx"], ["duplicate key 'resolution'"]),
+    ("block-string-r1-r2", ["export", "{inputs}/repeated_r.yaml", "--onnx", "out.onnx"], ["'r' twice"]),
+    ("block-string-k3-k5", ["export", "{inputs}/repeated_k.yaml", "--onnx", "out.onnx"], ["'k' twice"]),
+    ("empty-name", RUN + ["--name", ""], ["--name", "''"]),
+    ("binary-proxy", RUN + ["--proxy", "{inputs}/binary_proxy.yaml"], ["binary_proxy.yaml", "binary"]),
+    ("show-on-a-file", ["show", "{inputs}/m.yaml"], ["m.yaml", "not a run folder"]),
+    ("sample-seed-negative", ["space", "sample", "--seed", "-1"], ["--seed", "-1"]),
+    ("table-negative-scale", ["latency", "predict", "--table", "{inputs}/negative_scale_table.json", "mixnet_s"],
+     ["calibration.scale", "-1.0"]),
+    ("table-zero-scale", ["latency", "predict", "--table", "{inputs}/zero_scale_table.json", "mixnet_s"],
+     ["calibration.scale", "0.0"]),
+    ("table-nan-scale", ["latency", "predict", "--table", "{inputs}/nan_scale_table.json", "mixnet_s"],
+     ["NaN"]),
+    ("export-onto-dev-full", ["export", "{inputs}/m.yaml", "--onnx", "{inputs}/full"], ["full", "character device"]),
 ]
+NEEDS_ROOT = {"export-onto-dev-full": pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")}
 
 
-@pytest.mark.parametrize("argv, words", [pytest.param(argv, words, id=name) for name, argv, words in CASES])
+def _snapshot(folder):
+    """Each entry's kind, inode and (regular files) bytes: an input overwritten in place shows."""
+    shot = {}
+    for path in sorted(folder.iterdir()):
+        info = os.lstat(path)
+        shot[path.name] = (stat.S_IFMT(info.st_mode), info.st_ino,
+                           path.read_bytes() if stat.S_ISREG(info.st_mode) and info.st_size < 1 << 20 else None)
+    return shot
+
+
+@pytest.mark.parametrize("argv, words", [pytest.param(argv, words, id=name, marks=NEEDS_ROOT.get(name, ()))
+                                         for name, argv, words in CASES])
 def test_bad_input_is_refused_cleanly(argv, words, inputs, tmp_path, monkeypatch, capsys):
     port = _free_port()
     fill = lambda text: text.replace("{inputs}", str(inputs)).replace("{port}", str(port))  # noqa: E731
     monkeypatch.chdir(tmp_path)
-    before_inputs = sorted(p.name for p in inputs.iterdir())
+    before_inputs = _snapshot(inputs)
     try:
         code = main([fill(a) for a in argv])
     except SystemExit as stop:  # argparse rejects some values itself (exit 2 with usage)
@@ -127,4 +210,4 @@ def test_bad_input_is_refused_cleanly(argv, words, inputs, tmp_path, monkeypatch
     for word in words:
         assert fill(word).lower() in line, f"{fill(word)!r} not in: {error_lines[0]}"
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == []  # nothing half-written
-    assert sorted(p.name for p in inputs.iterdir()) == before_inputs
+    assert _snapshot(inputs) == before_inputs
