@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from mixsearch.search_space.arch_io import write_atomic
-from mixsearch.search_space.safe_io import InputFileError, parse_yaml, read_text
 from mixsearch.search_space.errors import MixsearchError
+from mixsearch.search_space.safe_io import InputFileError, parse_yaml, read_text
 
 from .preflight import preflight
 from .records import STUDY_FILE
