@@ -22,7 +22,7 @@ from .entries import Entry, entries_of
 from .errors import LatencyTableError
 from .measure import Settings, time_round_robin
 from .runtimes import Runtime
-from .table import SCHEMA_VERSION, LatencyTable, load_table
+from .table import MAX_BATCH, SCHEMA_VERSION, LatencyTable, load_table
 
 # Settings a resumed table must share with the new measurements, or its entries are not comparable.
 MUST_MATCH = ("runtime", "threads", "batch", "resolution", "granularity", "device", "clock")
@@ -89,8 +89,8 @@ def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source
     """
     out = Path(out)
     settings = settings.for_runtime(runtime)
-    if batch < 1:
-        raise LatencyTableError(f"--batch: got {batch}, expected an integer >= 1")
+    if not 1 <= batch <= MAX_BATCH:
+        raise LatencyTableError(f"--batch: got {batch}, expected an integer in [1, {MAX_BATCH}]")
     metadata = new_metadata(space, space_source or space.name, runtime, batch, granularity, settings)
     table = _existing(out, metadata)
     known: dict[str, dict[str, Any]] = dict(table.entries) if table else {}

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .errors import LatencyTableError
+from .table import MAX_THREADS
 
 RUNTIMES = ("eager", "onnxruntime", "cuda")
 CLOCKS = ("wall", "cpu")
@@ -32,8 +33,8 @@ class Runtime:
     default_runs = 15
 
     def __init__(self, threads: int, clock: str = "wall"):
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise LatencyTableError(f"--threads: got {threads!r}, expected an integer >= 1")
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+            raise LatencyTableError(f"--threads: got {threads!r}, expected an integer in [1, {MAX_THREADS}]")
         if clock not in CLOCKS:
             raise LatencyTableError(f"--clock: got {clock!r}, allowed: {', '.join(CLOCKS)}")
         if clock == "cpu" and threads != 1:

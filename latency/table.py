@@ -22,6 +22,8 @@ SCHEMA_VERSION = 1
 KIND = "latency_table"
 REQUIRED_METADATA = ("runtime", "threads", "batch", "resolution", "granularity", "space")
 MAX_CACHED_ROWS = 1_000_000
+MAX_THREADS = 1024  # what a table may record, so what a build may measure with
+MAX_BATCH = 4096
 
 
 def build_command(metadata: dict, out: str, space: str | None = None) -> str:
@@ -162,7 +164,8 @@ def table_from_document(doc: Any, source: str) -> LatencyTable:
     for field in REQUIRED_METADATA:
         if field not in metadata:
             raise _fail(source, f"metadata.{field}", "required field is missing (see latency/FORMAT.md)")
-    for field, low, high in (("threads", 1, 1024), ("batch", 1, 4096), ("resolution", *INT_RANGES["resolution"])):
+    for field, low, high in (("threads", 1, MAX_THREADS), ("batch", 1, MAX_BATCH),
+                             ("resolution", *INT_RANGES["resolution"])):
         value = metadata[field]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _fail(source, f"metadata.{field}", f"expected an integer in [{low}, {high}], got {value!r}")
@@ -183,8 +186,9 @@ def table_from_document(doc: Any, source: str) -> LatencyTable:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise _fail(source, f"calibration.{field}", f"expected a finite number, got {value!r}")
         if calibration.get("scale", 1.0) <= 0:  # a prediction that falls as the network grows
-            raise _fail(source, "calibration.scale", f"expected a number > 0, got {calibration['scale']!r}; "
-                                                     "rebuild the calibration with `mixsearch latency build`")
+            raise _fail(source, "calibration.scale", f"expected a number > 0, got {calibration['scale']!r}; set "
+                                                     "calibration to null, and `mixsearch latency build` on the "
+                                                     "table fits it again")
     entries = doc.get("entries")
     if not isinstance(entries, dict):
         raise _fail(source, "entries", "expected an object of signature -> {ms, iqr_ms, runs}")
