@@ -42,7 +42,8 @@ def register(subparsers) -> None:
     build.add_argument("--granularity", choices=("op", "layer"), default="op",
                        help="op: expand/mixconv/se/project entries (default); layer: whole block layers")
     build.add_argument("--calibrate", type=int, default=48, metavar="N",
-                       help="random archs measured end to end to fit the calibration (0 = none; default 48: with 16 the fit chose wrongly and ONNX Runtime fell to 79% within ±10%)")
+                       help="networks measured end to end to fit the calibration (0 = none; default 48, "
+                            "fewer fitted worse: benchmarks/README.md)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--limit", type=int, default=None, help="measure at most this many new entries, then stop")
     build.add_argument("--out", required=True, help="table JSON; an existing one is resumed or extended")
