@@ -11,20 +11,25 @@ from mixsearch.search_space.space import load_space
 
 from .values import check_seed
 
-DEVICE_RUNTIMES = {"cpu": ("eager", "onnxruntime"), "cuda": ("cuda",)}
+DEVICE_RUNTIMES = {"cpu": ("eager", "onnxruntime", "xnnpack"), "cuda": ("cuda",)}
 
 
 def _runtime_options(parser: argparse.ArgumentParser, defaults_from_table: bool) -> None:
     note = " (default: the table's)" if defaults_from_table else ""
     parser.add_argument("--device", choices=tuple(DEVICE_RUNTIMES), default=None,
                         help="where to measure: cpu (default) or cuda" + note)
-    parser.add_argument("--runtime", choices=("eager", "onnxruntime", "cuda"), default=None,
-                        help="eager PyTorch (cpu default), onnxruntime (torch.onnx export, ORT CPU session) "
-                             "or cuda (CUDA events)" + note)
+    parser.add_argument("--runtime", choices=("eager", "onnxruntime", "xnnpack", "cuda"), default=None,
+                        help="eager PyTorch (cpu default), onnxruntime (torch.onnx export, ORT CPU session), "
+                             "xnnpack (ExecuTorch's XNNPACK delegate, the kernels a phone runs; "
+                             "pip install 'mixsearch[xnnpack]') or cuda (CUDA events)" + note)
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default 1)" + note)
     parser.add_argument("--clock", choices=("wall", "cpu"), default=None,
-                        help="wall time (default), or the thread's CPU time for a shared machine "
-                             "(needs --threads 1)" + note)
+                        help="cpu: the measuring thread's CPU time, which other processes on a shared machine "
+                             "do not inflate (the default with one thread); wall: wall time (the default "
+                             "with more threads and on cuda)" + note)
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="xnnpack: processes that lower programs while nothing is timed (default 2, "
+                             "or 1 on one core)")
     parser.add_argument("--warmup", type=int, default=None,
                         help="untimed runs before timing (default: 3; cuda 10)")
     parser.add_argument("--runs", type=int, default=None,
@@ -60,7 +65,10 @@ def register(subparsers) -> None:
     validate.add_argument("--table", required=True)
     validate.add_argument("--space", default=None, help="default: the space the table was built for")
     _runtime_options(validate, defaults_from_table=True)
-    validate.add_argument("--archs", type=int, default=100, help="random archs to measure (default 100)")
+    validate.add_argument("--archs", type=int, default=100,
+                          help="archs to measure, spread over the space's FLOPs range (default 100)")
+    validate.add_argument("--uniform", action="store_true", help="draw the archs uniformly instead "
+                                                                  "(they cluster mid-range)")
     validate.add_argument("--seed", type=int, default=0)
     validate.add_argument("--plot", default=None, help="scatter plot PNG (default: TABLE.validation.png)")
     validate.add_argument("--out", default=None, help="also write the figures and points as JSON")
@@ -70,6 +78,7 @@ def register(subparsers) -> None:
 
 def _runtime(args, table_metadata: dict | None = None):
     from mixsearch.latency import LatencyTableError, make_runtime
+    from mixsearch.latency.runtimes import default_clock
 
     meta = table_metadata or {}
     runtime = args.runtime or meta.get("runtime") or ("cuda" if args.device == "cuda" else "eager")
@@ -78,7 +87,10 @@ def _runtime(args, table_metadata: dict | None = None):
         raise LatencyTableError(f"--runtime {runtime} does not run on --device {device}; "
                                 f"use one of: {', '.join(DEVICE_RUNTIMES[device])}")
     threads = args.threads if args.threads is not None else meta.get("threads", 1)
-    return make_runtime(runtime, threads, args.clock or meta.get("clock", "wall"))
+    clock = args.clock or meta.get("clock") or default_clock(runtime, threads)
+    if args.jobs is not None and args.jobs < 1:
+        raise LatencyTableError(f"--jobs: got {args.jobs}, expected an integer >= 1")
+    return make_runtime(runtime, threads, clock, jobs=args.jobs)
 
 
 def _settings(args):
@@ -119,6 +131,7 @@ def run_predict(args) -> int:
 
 def run_validate(args) -> int:
     from mixsearch.latency import LatencyTableError, load_table, scatter_plot, validate_table
+    from mixsearch.latency.validate import describe
 
     check_seed("--seed", args.seed)
     table = load_table(args.table)
@@ -131,13 +144,15 @@ def run_validate(args) -> int:
     if args.out is not None and os.path.realpath(args.out) == os.path.realpath(plot):
         raise LatencyTableError(f"--out {args.out}: the same file as the plot; give them different paths")
     runtime = _runtime(args, table.metadata)
-    validation = validate_table(table, space, runtime, args.archs, args.seed, _settings(args),
-                                progress=not args.quiet)
-    summary = validation.summary()
+    try:
+        validation = validate_table(table, space, runtime, args.archs, args.seed, _settings(args),
+                                    progress=not args.quiet, spread=not args.uniform)
+    finally:
+        runtime.close()
     scatter_plot(validation, plot, f"{runtime.name}, {runtime.threads} thread(s), {space.name}")
-    print(f"median |error| {summary['median_abs_error']:.1%}, within ±5%: {summary['within_5pct']:.0%}, "
-          f"within ±10%: {summary['within_10pct']:.0%} over {summary['archs']} archs; plot: {plot}")
+    print("\n".join(describe(validation, table)) + f"\nplot: {plot}")
     if args.out is not None:
-        write_atomic(args.out, json.dumps({"summary": summary, "predicted_ms": validation.predicted_ms,
-                                           "measured_ms": validation.measured_ms}, indent=1) + "\n")
+        write_atomic(args.out, json.dumps({"summary": validation.summary(), "predicted_ms": validation.predicted_ms,
+                                           "measured_ms": validation.measured_ms, "flops": validation.flops,
+                                           "loads": validation.loads}, indent=1) + "\n")
     return 0

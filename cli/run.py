@@ -22,7 +22,10 @@ def register(subparsers) -> None:
     g.add_argument("--space", help="search space name or YAML (default: default)")
     g.add_argument("--target-flops", metavar="FLOPS", help="multiply-adds target, e.g. 300M, 0.3G, 3e8")
     g.add_argument("--target-latency", metavar="LATENCY", dest="target_latency_ms", help="latency target, e.g. 15ms")
-    g.add_argument("--latency-table", metavar="FILE", help="latency lookup table (mixsearch latency build)")
+    g.add_argument("--latency-table", metavar="FILE", help="latency lookup table (mixsearch latency build); "
+                   "without it, this machine's table is measured once and cached")
+    g.add_argument("--latency-runtime", choices=("eager", "onnxruntime", "xnnpack"),
+                   help="runtime of that cached table (default: xnnpack if installed, else onnxruntime)")
     g.add_argument("--reward", choices=("soft", "hard"), help="MnasNet reward: soft (default) or hard")
     g.add_argument("--alpha", type=float, help="reward exponent under the target (soft -0.07, hard 0)")
     g.add_argument("--beta", type=float, help="reward exponent over the target (soft -0.07, hard -1)")
@@ -51,12 +54,14 @@ def register(subparsers) -> None:
     b.add_argument("--concurrency", type=int, metavar="N", help="Ray trials at once (default: as resources allow)")
     b.add_argument("--storage", metavar="URL", help="SQLAlchemy URL of the Optuna study, e.g. "
                                                     "postgresql://host/db (default: runs/<name>/study.db)")
+    b.add_argument("--no-latency-check", action="store_false", dest="latency_check",
+                   help="do not measure the best and the Pareto set at the end (latency searches)")
     b.add_argument("--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
     p.set_defaults(func=handle)
 
 
-_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "reward", "alpha", "beta", "flops_cap",
-           "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "early_stopping", "trials",
+_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "latency_runtime", "reward", "alpha", "beta",
+           "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "early_stopping", "trials",
            "time_budget_s", "workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "concurrency", "progress",
            "storage")
 
@@ -79,6 +84,30 @@ def _proxy(args: argparse.Namespace, base):
     if not settings:
         return None
     return ProxyConfig.from_dict({**base_settings, **settings})
+
+
+def _latency_check(config, result) -> str:
+    """The best and the Pareto set: the table's prediction beside a fresh end-to-end measurement."""
+    from mixsearch.latency import load_table
+    from mixsearch.latency.cache import table_on_demand
+    from mixsearch.latency.validate import predicted_and_measured
+    from mixsearch.search_space import loads_arch
+    from mixsearch.search_space.space import load_space
+
+    table = (load_table(config.latency_table) if config.latency_table else
+             table_on_demand(load_space(config.space), config.space, config.latency_runtime, progress=False))
+    records = {r.number: r for r in [result.best, *result.pareto]}
+    rows = predicted_and_measured(table, [loads_arch(r.arch) for r in records.values()])
+    meta = table.metadata
+    lines = [f"latency of the best and the Pareto set on {meta['runtime']} ({meta['threads']} thread(s), "
+             f"{meta.get('clock', 'wall')} clock), predicted by the table and measured now:",
+             f"  {'trial':>5} {'predicted ms':>12} {'measured ms':>11} {'error':>7}"]
+    for number, (predicted, measured, _) in zip(records, rows):
+        lines.append(f"  {number:>5} {predicted:>12.2f} {measured:>11.2f} {predicted / measured - 1:>+7.1%}")
+    load = sorted(row[2] for row in rows)[len(rows) // 2]
+    if abs(load - 1) > 0.05:
+        lines.append(f"  (the reference layer ran {load:.2f}x its time at the table's build: the machine's load differs)")
+    return "\n".join(lines)
 
 
 # Strings parsed here rather than by argparse, so a bad value is one `mixsearch: error:` line (exit 2).
@@ -111,6 +140,8 @@ def handle(args: argparse.Namespace) -> int:
               f"--runs-dir {config.runs_dir} --resume", file=sys.stderr)
         return 130
     print(format_summary(result.run_dir, result.records))
+    if result.cost_metric == "latency" and result.best is not None and args.latency_check:
+        print(_latency_check(config, result))
     if result.best_yaml is not None:
         print(f"best architecture written to {result.best_yaml}")
     else:

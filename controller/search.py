@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +44,8 @@ MAX_TRIALS = 100_000  # the bound when only a time budget is given
 SOFT_CAP_RATIO = 1.5
 OBJECTIVE_SETS = {("reward",), ("accuracy", "flops"), ("accuracy", "latency")}
 # Fields that define what is searched; a resumed run must keep them.
-DEFINING_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "reward", "alpha", "beta",
-                   "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "proxy",
+DEFINING_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "latency_runtime", "reward",
+                   "alpha", "beta", "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "proxy",
                    "early_stopping", "storage")
 
 
@@ -54,8 +55,9 @@ class SearchConfig:
     runs_dir: str = "runs"
     space: str = "default"                  # a shipped space name or a space YAML path
     target_flops: int | None = None         # multiply-adds at the space's resolution
-    target_latency_ms: float | None = None  # needs latency_table
-    latency_table: str | None = None
+    target_latency_ms: float | None = None
+    latency_table: str | None = None        # None: this machine's table from latency/cache.py,
+    latency_runtime: str | None = None      # measured on this runtime (None: xnnpack if installed, else onnxruntime)
     reward: str = "soft"                    # soft | hard (REWARD_PRESETS)
     alpha: float | None = None              # override the preset's exponents
     beta: float | None = None
@@ -156,10 +158,6 @@ def _check(config: SearchConfig) -> None:
             raise TargetError(f"{flag}: got {value!r}; expected a whole number >= {1 if flag == '--trials' else 0}")
     if config.time_budget_s is not None and not (math.isfinite(config.time_budget_s) and config.time_budget_s > 0):
         raise TargetError(f"--time-budget: got {config.time_budget_s!r}; expected a positive duration such as 30m")
-    if config.target_latency_ms is not None and config.latency_table is None:
-        raise TargetError("--target-latency needs --latency-table FILE (build one with `mixsearch latency build`)")
-    if "latency" in config.objectives and config.latency_table is None:
-        raise TargetError("--objectives accuracy,latency needs --latency-table FILE")
     if config.cpus_per_trial <= 0 or config.gpus_per_trial < 0:
         raise TargetError(f"--cpus-per-trial must be > 0 and --gpus-per-trial >= 0, got "
                           f"{config.cpus_per_trial}, {config.gpus_per_trial}")
@@ -187,6 +185,10 @@ def build_problem(config: SearchConfig):
         from mixsearch.latency import load_table
         table = load_table(config.latency_table)
         table.check_space(space)
+    elif config.target_latency_ms is not None or "latency" in config.objectives:
+        from mixsearch.latency.cache import table_on_demand  # this machine's table, cached or built now
+        table = table_on_demand(space, config.space, config.latency_runtime, progress=config.progress,
+                                log=lambda line: print(f"mixsearch: {line}", file=sys.stderr))
     alpha, beta = reward_exponents(config.reward, config.alpha, config.beta)
     cap_ratio = 1.0 if config.reward == "hard" else SOFT_CAP_RATIO
     flops_cap = config.flops_cap

@@ -20,8 +20,9 @@ import torch
 from .calibrate import calibrate_table
 from .entries import Entry, entries_of
 from .errors import LatencyTableError
-from .measure import Settings, time_round_robin
+from .measure import REFERENCE_LAYER, Settings, Stats, reference_entry, summarize
 from .runtimes import Runtime
+from .signature import layer_signature
 from .table import MAX_BATCH, SCHEMA_VERSION, LatencyTable, load_table
 
 # Settings a resumed table must share with the new measurements, or its entries are not comparable.
@@ -59,24 +60,37 @@ def _existing(out: Path, metadata: dict[str, Any]) -> LatencyTable | None:
 
 
 def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings: Settings, seed: int,
-                    on_group=None, progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Measure entries in round-robin groups; `on_group(results_so_far)` after each group."""
+                    on_group=None, progress: bool = True, reference_ms: float | None = None
+                    ) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """Measure entries in round-robin groups, each followed by the reference layer; `on_group(results,
+    reference_ms)` after each group. Entries are scaled by reference_ms / the reference's time in
+    their group (None: the first group's), their record keeping that group's `load` (the inverse).
+    Returns (results, reference_ms)."""
     from tqdm import tqdm
 
     settings = settings.for_runtime(runtime)
     generator = torch.Generator().manual_seed(seed)
     results: dict[str, dict[str, Any]] = {}
+    groups = [entries[start:start + settings.group] for start in range(0, len(entries), settings.group)]
+
+    def made(group: list[Entry]):
+        return [entry.make(batch, generator) for entry in group]
+
     with tqdm(total=len(entries), desc=f"latency {runtime.name}", unit="entry", disable=not progress,
               file=sys.stderr) as bar:
-        for start in range(0, len(entries), settings.group):
-            group = entries[start:start + settings.group]
-            runs = [runtime.prepare(*entry.make(batch, generator)) for entry in group]
-            for entry, stats in zip(group, time_round_robin(runtime, runs, settings)):
-                results[entry.signature] = stats.to_dict()
+        timed = runtime.time_entry_groups((made(group) for group in groups), settings.warmup, settings.runs,
+                                          reference_entry(batch, generator))
+        for group, samples in zip(groups, timed):
+            *stats, reference = [summarize(s) for s in samples]
+            reference_ms = reference_ms or reference.ms
+            load = reference.ms / reference_ms
+            for entry, entry_stats in zip(group, stats):
+                results[entry.signature] = {**Stats(entry_stats.ms / load, entry_stats.iqr_ms / load,
+                                                    entry_stats.runs).to_dict(), "load": round(load, 4)}
             bar.update(len(group))
             if on_group:
-                on_group(results)
-    return results
+                on_group(results, reference_ms)
+    return results, reference_ms
 
 
 def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source: str = "", batch: int = 1,
@@ -103,20 +117,27 @@ def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source
     missing = [missing[i] for i in order][:limit]
     same_space = table is not None and table.metadata["space"].get("fingerprint") == space.fingerprint()
     calibration = table.calibration if same_space else None
+    reference_ms = (table.metadata.get("reference") or {}).get("ms") if table else None
     last_save = time.monotonic()
 
-    def save(results: dict[str, dict[str, Any]], final: bool = False) -> LatencyTable:
+    def save(results: dict[str, dict[str, Any]], reference: float | None, final: bool = False) -> LatencyTable:
         nonlocal last_save
+        if reference:
+            metadata["reference"] = {"layer": layer_signature(REFERENCE_LAYER), "ms": round(reference, 5)}
         current = LatencyTable({**metadata, "updated": _now()}, {**known, **results}, calibration, str(out))
         if final or time.monotonic() - last_save >= save_every_s:
             current.save(out)
             last_save = time.monotonic()
         return current
 
-    results = measure_entries(missing, runtime, batch, settings, seed, on_group=save, progress=progress)
-    table = save(results, final=True)
-    complete = not table.missing(space.possible_layers())
-    if complete and (calibration is None or results):
-        table.set_calibration(calibrate_table(table, space, runtime, calibration_archs, seed, settings))
-        table.save(out)
+    try:
+        results, reference_ms = measure_entries(missing, runtime, batch, settings, seed, on_group=save,
+                                                progress=progress, reference_ms=reference_ms)
+        table = save(results, reference_ms, final=True)
+        complete = not table.missing(space.possible_layers())
+        if complete and (calibration is None or results):
+            table.set_calibration(calibrate_table(table, space, runtime, calibration_archs, seed, settings))
+            table.save(out)
+    finally:
+        runtime.close()
     return table

@@ -15,7 +15,9 @@ import numpy as np
 
 from mixsearch.search_space.layers import resolve_layers
 
-from .measure import Settings, measure_arch
+from mixsearch.search_space.spread import sample_across_flops
+
+from .measure import Settings, measure_archs
 from .runtimes import Runtime
 from .table import LatencyTable
 
@@ -42,19 +44,20 @@ FITS = {"scale": fit_scale, "affine": fit_affine}
 
 def calibrate_table(table: LatencyTable, space, runtime: Runtime, count: int, seed: int,
                     settings: Settings) -> dict[str, Any] | None:
-    """Measure `count` random archs of the space and fit the table's calibration (None if count 0).
+    """Measure `count` archs of the space end to end and fit the table's calibration (None if 0).
 
-    The archs come from their own seed stream (seed, 1) so that `validate --seed seed` never
-    scores the table on the networks it was fitted on.
+    The archs are spread over the space's whole FLOPs range (uniform samples cluster mid-range, and
+    a fit on those extrapolates to the small networks a constrained search lands on), from their
+    own seed stream (seed, 1) so that `validate --seed seed` never scores on the fitted networks.
+    Each measurement is scaled to the table's load by the reference layer timed beside it.
     """
     if count <= 0:
         return None
-    rng = np.random.default_rng([seed, 1])
-    raw, measured = [], []
-    for i in range(count):
-        arch = space.sample(rng)
-        raw.append(table.predict_layers_raw(resolve_layers(arch)))
-        measured.append(measure_arch(arch, runtime, table.metadata["batch"], settings, seed=i).ms)
+    archs = sample_across_flops(space, count, np.random.default_rng([seed, 1]))
+    raw = [table.predict_layers_raw(resolve_layers(arch)) for arch in archs]
+    reference_ms = (table.metadata.get("reference") or {}).get("ms")
+    timings = measure_archs(archs, runtime, table.metadata["batch"], settings, seed=0)
+    measured = [t.stats.ms / t.load(reference_ms) for t in timings]
     return fit_calibration(raw, measured, seed)
 
 

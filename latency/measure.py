@@ -1,4 +1,5 @@
-"""Robust timing: entries measured round-robin in small groups, whole networks end to end.
+"""Robust timing: entries measured round-robin in small groups, whole networks end to end, and a
+fixed reference layer timed beside both to follow the machine's load.
 
 Why round-robin: timing one module in a hot loop keeps its weights and input in cache, which a
 network never does; such sums came out 10-25% below the end-to-end latency here. Cycling through
@@ -6,19 +7,31 @@ a group of ~20 entries (about one network's worth of layers) evicts each one's w
 runs, as a forward pass does, and spreads background load over all entries of the group instead of
 biasing one. Measured on MixNet-S-like networks (eager, 1 thread): median |error| of the raw sum
 fell from 15% (hot loop) to 3-4% (round-robin).
+
+Why a reference: load from other processes slows every entry of a group alike (shared caches and
+memory bandwidth, and the cores themselves under a wall clock). The reference layer runs in every
+group, so each group's entries are scaled by (reference at the start of the table) / (reference in
+this group); a table built through a change of load stays consistent, and `validate` can say how the
+load it measures under differs from the build's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from mixsearch.search_space.builder import build_model
+from mixsearch.search_space.builder import build_layer, build_model
+from mixsearch.search_space.layers import BlockLayer
 from mixsearch.search_space.spec import ArchSpec
 
 from .runtimes import Runtime
+
+# MixNet-S's fifth layer (56x56x24 -> 28x28x40, expand to 144, MixConv 3.5.7, SE, swish): every op
+# kind of a table in one layer of about a millisecond.
+REFERENCE_LAYER = BlockLayer(block_type="ir", in_chs=24, mid_chs=144, out_chs=40, in_size=56, kernels=(3, 5, 7),
+                             stride=2, dilation=1, split="equal", exp_groups=1, proj_groups=1, se_chs=12, act="swish")
 
 
 @dataclass(frozen=True)
@@ -49,31 +62,57 @@ class Stats:
         return {"ms": round(self.ms, 5), "iqr_ms": round(self.iqr_ms, 5), "runs": self.runs}
 
 
+@dataclass(frozen=True)
+class NetworkTiming:
+    """A network's end-to-end latency and the reference layer's, timed round-robin with it."""
+
+    stats: Stats
+    reference_ms: float
+
+    def load(self, table_reference_ms: float | None) -> float:
+        """How much slower the reference ran than when the table was built (1.0: same load)."""
+        return self.reference_ms / table_reference_ms if table_reference_ms else 1.0
+
+
 def summarize(samples_ms: Sequence[float]) -> Stats:
     q1, median, q3 = np.percentile(np.asarray(samples_ms, dtype=float), [25, 50, 75])
     return Stats(float(median), float(q3 - q1), len(samples_ms))
 
 
-def time_round_robin(runtime: Runtime, runs: Sequence[Callable[[], object]], settings: Settings) -> list[Stats]:
+def reference_entry(batch: int, generator: torch.Generator):
+    module = build_layer(REFERENCE_LAYER).eval()
+    return module, (torch.randn(batch, REFERENCE_LAYER.in_chs, REFERENCE_LAYER.in_size, REFERENCE_LAYER.in_size,
+                                generator=generator),)
+
+
+def time_round_robin(runtime: Runtime, runs, settings: Settings) -> list[Stats]:
     """Stats of each callable, timed in rounds that call every one of them once."""
     settings = settings.for_runtime(runtime)
-    if runtime.name == "cuda":  # CUDA events need their own synchronised loop per callable
-        return [summarize(runtime.time_ms(run, settings.warmup, settings.runs)) for run in runs]
-    samples: list[list[float]] = [[] for _ in runs]
-    for round_index in range(settings.warmup + settings.runs):
-        for run, timings in zip(runs, samples):
-            start = runtime.now_ns()
-            run()
-            if round_index >= settings.warmup:
-                timings.append((runtime.now_ns() - start) / 1e6)
-    return [summarize(timings) for timings in samples]
+    return [summarize(samples) for samples in runtime.round_robin(runs, settings.warmup, settings.runs)]
+
+
+def measure_archs(archs: Sequence[ArchSpec], runtime: Runtime, batch: int, settings: Settings,
+                  seed: int = 0) -> list[NetworkTiming]:
+    """End-to-end latency of each whole built network (the ground truth a table predicts), each
+    timed round-robin with the reference layer. Networks are prepared a few at a time
+    (runtime.prepare_many: XNNPACK lowers them in worker processes) and timed one by one."""
+    settings = settings.for_runtime(runtime)
+    generator = torch.Generator().manual_seed(seed)
+    reference = runtime.prepare(*reference_entry(batch, generator))
+    chunk = max(1, getattr(runtime, "jobs", 1))
+    timings = []
+    for start in range(0, len(archs), chunk):
+        made = []
+        for offset, arch in enumerate(archs[start:start + chunk]):
+            x = torch.randn(batch, arch.in_chans, arch.resolution, arch.resolution,
+                            generator=torch.Generator().manual_seed(seed + start + offset))
+            made.append((build_model(arch).eval(), (x,)))
+        for run in runtime.prepare_many(made):
+            network, ref = time_round_robin(runtime, [run, reference], settings)
+            timings.append(NetworkTiming(network, ref.ms))
+    return timings
 
 
 def measure_arch(arch: ArchSpec, runtime: Runtime, batch: int, settings: Settings, seed: int = 0) -> Stats:
-    """End-to-end latency of the whole built network (the ground truth the table predicts)."""
-    settings = settings.for_runtime(runtime)
-    generator = torch.Generator().manual_seed(seed)
-    model = build_model(arch)
-    x = torch.randn(batch, arch.in_chans, arch.resolution, arch.resolution, generator=generator)
-    run = runtime.prepare(model, (x,))
-    return summarize(runtime.time_ms(run, settings.warmup, settings.runs))
+    """End-to-end latency of one whole built network."""
+    return measure_archs([arch], runtime, batch, settings, seed)[0].stats

@@ -1,15 +1,18 @@
 """The runtimes a table can be measured on, behind one small interface.
 
 A runtime turns (module, example inputs) into a zero-argument callable that runs one inference,
-and times such a callable. eager = PyTorch on the CPU, onnxruntime = the module exported with
-torch.onnx and run by an ONNX Runtime CPU session, cuda = PyTorch on a GPU timed with CUDA events.
+and times such callables round-robin; `time_entries` times a group of table entries (by default
+each prepared alone). eager = PyTorch on the CPU, onnxruntime = the module exported with torch.onnx
+and run by an ONNX Runtime CPU session, xnnpack = ExecuTorch's XNNPACK delegate (latency/xnnpack.py,
+an optional extra), cuda = PyTorch on a GPU timed with CUDA events.
 """
 from __future__ import annotations
 
 import io
+import os
 import time
 import warnings
-from typing import Callable
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -17,9 +20,12 @@ from torch import nn
 from .errors import LatencyTableError
 from .table import MAX_THREADS
 
-RUNTIMES = ("eager", "onnxruntime", "cuda")
+RUNTIMES = ("eager", "onnxruntime", "xnnpack", "cuda")
 CLOCKS = ("wall", "cpu")
 ONNX_OPSET = 17
+
+
+Made = tuple[nn.Module, tuple[torch.Tensor, ...]]  # a module and its example inputs
 
 
 class Runtime:
@@ -68,6 +74,34 @@ class Runtime:
             run()
             samples.append((self.now_ns() - start) / 1e6)
         return samples
+
+    def round_robin(self, runs: Sequence[Callable[[], object]], warmup: int, count: int) -> list[list[float]]:
+        """Samples (ms) of each callable, timed in rounds that call every one of them once."""
+        samples: list[list[float]] = [[] for _ in runs]
+        for round_index in range(warmup + count):
+            for run, timings in zip(runs, samples):
+                start = self.now_ns()
+                run()
+                if round_index >= warmup:
+                    timings.append((self.now_ns() - start) / 1e6)
+        return samples
+
+    def prepare_many(self, made: Sequence[Made]) -> list[Callable[[], object]]:
+        return [self.prepare(module, inputs) for module, inputs in made]
+
+    def time_entries(self, made: Sequence[Made], warmup: int, runs: int) -> list[list[float]]:
+        """Samples (ms) of each of a group of table entries."""
+        return self.round_robin(self.prepare_many(made), warmup, runs)
+
+    def time_entry_groups(self, groups: Iterable[Sequence[Made]], warmup: int, runs: int, reference: Made
+                          ) -> Iterator[list[list[float]]]:
+        """Samples of each group's entries, then of the reference timed right after the group."""
+        prepared = self.prepare(*reference)
+        for made in groups:
+            yield self.time_entries(made, warmup, runs) + self.round_robin([prepared], warmup, runs)
+
+    def close(self) -> None:
+        """Release what the runtime holds beyond the process (worker processes)."""
 
 
 class EagerRuntime(Runtime):
@@ -158,6 +192,10 @@ class CudaRuntime(Runtime):
                 return module(*inputs)
         return run
 
+    def round_robin(self, runs, warmup, count):
+        # CUDA events need their own synchronised loop per callable.
+        return [self.time_ms(run, warmup, count) for run in runs]
+
     def time_ms(self, run, warmup, runs):
         # CUDA events time the kernels on the stream, not the host's launch loop.
         for _ in range(warmup):
@@ -174,8 +212,83 @@ class CudaRuntime(Runtime):
         return samples
 
 
-def make_runtime(name: str, threads: int = 1, clock: str = "wall") -> Runtime:
-    classes = {"eager": EagerRuntime, "onnxruntime": OnnxRuntime, "cuda": CudaRuntime}
+class XnnpackRuntime(Runtime):
+    name = "xnnpack"
+    # Entries lowered into one program: lowering costs seconds of fixed work per export plus a
+    # share per op that grows with the program (32 entries cost more per entry than 8).
+    default_group = 12
+
+    def __init__(self, threads: int, clock: str = "wall", jobs: int | None = None):
+        super().__init__(threads, clock)
+        from . import xnnpack
+
+        self.xnnpack = xnnpack
+        self.et = xnnpack.load_executorch()
+        got = xnnpack.set_threads(self.et, threads)
+        if got != threads:
+            raise LatencyTableError(f"--threads {threads}: the ExecuTorch threadpool reports {got} threads")
+        torch.set_num_threads(threads)  # torch.export traces in torch
+        self.jobs = max(1, min(2, os.cpu_count() or 1)) if jobs is None else jobs
+        self._pool = None
+
+    def version(self) -> str:
+        return f"executorch {self.et['version']} (XNNPACK delegate; torch.export {torch.__version__})"
+
+    def pool(self):
+        """Worker processes that lower programs (CPU-bound Python) while nothing is being timed."""
+        if self._pool is None and self.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.jobs, multiprocessing.get_context("spawn"),
+                                             initializer=torch.set_num_threads, initargs=(1,))
+        return self._pool
+
+    def _map(self, function, items: Sequence) -> list:
+        pool = self.pool()
+        return list(pool.map(function, items)) if pool else [function(item) for item in items]
+
+    def prepare(self, module, inputs):
+        return self.xnnpack.prepare(self.et, module, inputs)
+
+    def prepare_many(self, made):
+        # Lowered in the workers, loaded and timed here one after another, so no timing shares
+        # the cores with a lowering.
+        buffers = self._map(self.xnnpack.lower_network, list(made))
+        return [self.xnnpack.load_program(self.et, buffer, inputs) for buffer, (_, inputs) in zip(buffers, made)]
+
+    def time_entries(self, made, warmup, runs):
+        buffer, owners = self.xnnpack.lower_group(made)
+        inputs = tuple(x for _, entry_inputs in made for x in entry_inputs)
+        return self.xnnpack.time_group(self.et, buffer, owners, inputs, len(made), warmup, runs, self.now_ns)
+
+    def time_entry_groups(self, groups, warmup, runs, reference):
+        # The reference is one more entry of every group's program: timed inside the same passes.
+        groups = (list(made) + [reference] for made in groups)
+        while True:
+            batch = [made for _, made in zip(range(self.jobs), groups)]
+            if not batch:
+                return
+            for made, (buffer, owners) in zip(batch, self._map(self.xnnpack.lower_group, batch)):
+                inputs = tuple(x for _, entry_inputs in made for x in entry_inputs)
+                yield self.xnnpack.time_group(self.et, buffer, owners, inputs, len(made), warmup, runs, self.now_ns)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def default_clock(runtime: str, threads: int) -> str:
+    """CPU time where it is the latency (one thread does all the work), so that a table built on a
+    machine shared with other jobs is not inflated by them; wall time otherwise."""
+    return "cpu" if threads == 1 and runtime != "cuda" else "wall"
+
+
+def make_runtime(name: str, threads: int = 1, clock: str = "wall", jobs: int | None = None) -> Runtime:
+    classes = {"eager": EagerRuntime, "onnxruntime": OnnxRuntime, "xnnpack": XnnpackRuntime, "cuda": CudaRuntime}
     if name not in classes:
         raise LatencyTableError(f"--runtime: got {name!r}, allowed: {', '.join(RUNTIMES)}")
+    if name == "xnnpack":
+        return XnnpackRuntime(threads, clock, jobs)
     return classes[name](threads, clock)

@@ -38,3 +38,14 @@ def test_errors_exit_2_with_one_line(tmp_path, capsys):
     assert err.startswith("mixsearch: error: ") and "not found" in err and err.count("\n") == 1
     assert run_cli(["latency", "build", "--runtime", "cuda", "--device", "cpu", "--out", str(tmp_path / "t.json")]) == 2
     assert "does not run on --device cpu" in capsys.readouterr().err
+
+
+def test_a_missing_xnnpack_runtime_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "executorch", None)  # what Python does when it is not installed
+    assert run_cli(["latency", "build", "--runtime", "xnnpack", "--out", str(tmp_path / "t.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mixsearch: error: --runtime xnnpack: executorch is not installed")
+    assert "pip install 'mixsearch[xnnpack]'" in err and err.count("\n") == 1
+    assert not (tmp_path / "t.json").exists()
