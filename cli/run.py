@@ -90,7 +90,7 @@ def _latency_check(config, result) -> str:
     """The best and the Pareto set: the table's prediction beside a fresh end-to-end measurement."""
     from mixsearch.latency import load_table
     from mixsearch.latency.cache import table_on_demand
-    from mixsearch.latency.validate import predicted_and_measured
+    from mixsearch.latency.validate import LOAD_TOLERANCE, predicted_and_measured
     from mixsearch.search_space import loads_arch
     from mixsearch.search_space.space import load_space
 
@@ -105,7 +105,7 @@ def _latency_check(config, result) -> str:
     for number, (predicted, measured, _) in zip(records, rows):
         lines.append(f"  {number:>5} {predicted:>12.2f} {measured:>11.2f} {predicted / measured - 1:>+7.1%}")
     load = sorted(row[2] for row in rows)[len(rows) // 2]
-    if abs(load - 1) > 0.05:
+    if abs(load - 1) > LOAD_TOLERANCE:
         lines.append(f"  (the reference layer ran {load:.2f}x its time at the table's build: the machine's load differs)")
     return "\n".join(lines)
 

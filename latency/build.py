@@ -20,7 +20,7 @@ import torch
 from .calibrate import calibrate_table
 from .entries import Entry, entries_of
 from .errors import LatencyTableError
-from .measure import REFERENCE_LAYER, Settings, Stats, reference_entry, summarize
+from .measure import REFERENCE_LAYER, Settings, Stats, call_overhead_ms, reference_entry, summarize
 from .runtimes import Runtime
 from .signature import layer_signature
 from .table import MAX_BATCH, SCHEMA_VERSION, LatencyTable, load_table
@@ -60,11 +60,12 @@ def _existing(out: Path, metadata: dict[str, Any]) -> LatencyTable | None:
 
 
 def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings: Settings, seed: int,
-                    on_group=None, progress: bool = True, reference_ms: float | None = None
-                    ) -> tuple[dict[str, dict[str, Any]], float | None]:
+                    on_group=None, progress: bool = True, reference_ms: float | None = None,
+                    overhead_ms: float = 0.0) -> tuple[dict[str, dict[str, Any]], float | None]:
     """Measure entries in round-robin groups, each followed by the reference layer; `on_group(results,
     reference_ms)` after each group. Entries are scaled by reference_ms / the reference's time in
-    their group (None: the first group's), their record keeping that group's `load` (the inverse).
+    their group (None: the first group's), their record keeping that group's `load` (the inverse),
+    and lose `overhead_ms`, the runtime's per-call cost that a network pays once, not per entry.
     Returns (results, reference_ms)."""
     from tqdm import tqdm
 
@@ -85,8 +86,9 @@ def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings
             reference_ms = reference_ms or reference.ms
             load = reference.ms / reference_ms
             for entry, entry_stats in zip(group, stats):
-                results[entry.signature] = {**Stats(entry_stats.ms / load, entry_stats.iqr_ms / load,
-                                                    entry_stats.runs).to_dict(), "load": round(load, 4)}
+                ms = max(0.0, entry_stats.ms / load - overhead_ms)
+                results[entry.signature] = {**Stats(ms, entry_stats.iqr_ms / load, entry_stats.runs).to_dict(),
+                                            "load": round(load, 4)}
             bar.update(len(group))
             if on_group:
                 on_group(results, reference_ms)
@@ -118,6 +120,8 @@ def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source
     same_space = table is not None and table.metadata["space"].get("fingerprint") == space.fingerprint()
     calibration = table.calibration if same_space else None
     reference_ms = (table.metadata.get("reference") or {}).get("ms") if table else None
+    overhead = table.metadata.get("call_overhead_ms", 0.0) if table else None  # older tables: none
+    metadata["call_overhead_ms"] = round(call_overhead_ms(runtime, settings) if overhead is None else overhead, 5)
     last_save = time.monotonic()
 
     def save(results: dict[str, dict[str, Any]], reference: float | None, final: bool = False) -> LatencyTable:
@@ -132,7 +136,8 @@ def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source
 
     try:
         results, reference_ms = measure_entries(missing, runtime, batch, settings, seed, on_group=save,
-                                                progress=progress, reference_ms=reference_ms)
+                                                progress=progress, reference_ms=reference_ms,
+                                                overhead_ms=metadata["call_overhead_ms"])
         table = save(results, reference_ms, final=True)
         complete = not table.missing(space.possible_layers())
         if complete and (calibration is None or results):

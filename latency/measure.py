@@ -79,6 +79,20 @@ def summarize(samples_ms: Sequence[float]) -> Stats:
     return Stats(float(median), float(q3 - q1), len(samples_ms))
 
 
+def null_entry():
+    """The cheapest call through a runtime: one ReLU of one value (its per-call overhead)."""
+    return torch.nn.ReLU(), (torch.ones(1, 1, 1, 1),)
+
+
+def call_overhead_ms(runtime: Runtime, settings: Settings) -> float:
+    """What one call of a prepared entry costs beyond its work (0 where no per-call cost is counted)."""
+    if not runtime.per_call_overhead:
+        return 0.0
+    settings = settings.for_runtime(runtime)
+    run = runtime.prepare(*null_entry())
+    return summarize(runtime.time_ms(run, settings.warmup, 4 * settings.runs)).ms
+
+
 def reference_entry(batch: int, generator: torch.Generator):
     module = build_layer(REFERENCE_LAYER).eval()
     return module, (torch.randn(batch, REFERENCE_LAYER.in_chs, REFERENCE_LAYER.in_size, REFERENCE_LAYER.in_size,

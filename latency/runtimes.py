@@ -37,6 +37,8 @@ class Runtime:
     # Untimed and timed runs of each entry or network (the median is kept).
     default_warmup = 3
     default_runs = 15
+    # Whether each entry pays a per-call cost that a network pays once (measure.py subtracts it).
+    per_call_overhead = False
 
     def __init__(self, threads: int, clock: str = "wall"):
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
@@ -126,6 +128,9 @@ class EagerRuntime(Runtime):
 
 class OnnxRuntime(Runtime):
     name = "onnxruntime"
+    # Every entry is a session.run (bindings, feeds, output allocation: ~10 us here), a network one:
+    # summed over a network's ~60-90 op entries that was 15% of a 4 ms network.
+    per_call_overhead = True
 
     def __init__(self, threads: int, clock: str = "wall"):
         super().__init__(threads, clock)

@@ -221,9 +221,21 @@ def prepare(et: dict, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Ca
     return load_program(et, lower(et, module, inputs).buffer, inputs)
 
 
+class LoadedProgram:
+    """A loaded program whose call runs one forward pass. The method points into the program and
+    its buffer (freeing either under it crashes the runtime), so this object holds all three."""
+
+    def __init__(self, et: dict, buffer: bytes, inputs: tuple[torch.Tensor, ...]):
+        self.buffer, self.inputs = buffer, inputs
+        self.program = et["Runtime"].get().load_program(buffer)
+        self.method = self.program.load_method("forward")
+
+    def __call__(self) -> Any:
+        return self.method.execute(self.inputs)
+
+
 def load_program(et: dict, buffer: bytes, inputs: tuple[torch.Tensor, ...]) -> Callable[[], Any]:
-    method = et["Runtime"].get().load_program(buffer).load_method("forward")
-    return lambda: method.execute(inputs)
+    return LoadedProgram(et, buffer, inputs)
 
 
 def lower_network(made: tuple[nn.Module, tuple[torch.Tensor, ...]]) -> bytes:
