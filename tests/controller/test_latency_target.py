@@ -67,3 +67,40 @@ def test_pareto_on_accuracy_and_latency(tmp_path, tiny_proxy, tiny_table):
     assert all(r.values == [r.accuracy, r.latency_ms] for r in complete)
     assert result.cost_metric == "latency" and result.pareto
     assert len(list((tmp_path / "pl" / "pareto").glob("*.yaml"))) == len(result.pareto)
+
+
+def test_without_a_table_the_cached_one_is_built_once_and_used(tmp_path, tiny_proxy, tiny_table, monkeypatch):
+    from mixsearch.latency.cache import table_on_demand
+
+    space_path, _, space = tiny_table
+    monkeypatch.setenv("MIXSEARCH_CACHE", str(tmp_path / "cache"))
+    config = dict(runs_dir=str(tmp_path), space=str(space_path), target_latency_ms=100.0, latency_runtime="eager",
+                  trials=2, proxy=tiny_proxy, progress=False)
+    first = run_search(SearchConfig(name="a", **config))
+    cached = list((tmp_path / "cache" / "latency").glob("*.json"))
+    assert len(cached) == 1 and "eager" in cached[0].name
+    built = cached[0].read_text()
+    second = run_search(SearchConfig(name="b", **config))
+    assert cached[0].read_text() == built  # reused: a rebuild would have measured other numbers
+    table = table_on_demand(space, str(space_path), "eager", log=lambda line: None)
+    for record in first.records + second.records:
+        assert record.latency_ms == pytest.approx(table.predict(loads_arch(record.arch)))
+
+
+def test_run_prints_predicted_beside_measured_for_the_best_and_the_front(tmp_path, tiny_proxy, tiny_table, capsys):
+    import yaml
+
+    from mixsearch.cli.app import run_cli
+
+    space_path, table_path, _ = tiny_table
+    proxy = tmp_path / "proxy.yaml"
+    fields = ("epochs", "data_fraction", "resolution", "width_mult", "threads", "repeats")
+    proxy.write_text(yaml.safe_dump({k: v for k, v in tiny_proxy.to_dict().items() if k in fields}))
+    code = run_cli(["run", "--runs-dir", str(tmp_path / "runs"), "--space", str(space_path), "--proxy", str(proxy),
+                    "--target-latency", "100ms", "--latency-table", str(table_path), "--trials", "2",
+                    "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "predicted by the table and measured now" in out
+    rows = out.split("measured now:")[1].splitlines()[2:]
+    predicted, measured = (float(v) for v in rows[0].split()[1:3])
+    assert predicted > 0 and measured > 0 and 0.1 < predicted / measured < 10
