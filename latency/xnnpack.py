@@ -13,6 +13,7 @@ instruction: an entry's time is that of its instructions, as they run inside a f
 """
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import tempfile
@@ -31,7 +32,13 @@ TIMED_EVENTS = ("DELEGATE_CALL", "OPERATOR_CALL")  # one per instruction; the ot
 
 def load_executorch():
     """The executorch modules this runtime uses; a missing or unusable package is one clear error."""
+    # Import-time chatter of its dependencies (torchao's optional CUDA kernels, a torch pytree
+    # deprecation) says nothing about a CPU latency table.
+    quiet = [logging.getLogger(name) for name in ("torchao", "torch.utils._pytree")]
+    levels = [logger.level for logger in quiet]
     try:
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import executorch
@@ -49,6 +56,9 @@ def load_executorch():
         raise LatencyTableError(
             f"--runtime xnnpack: executorch does not load with torch {torch.__version__} "
             f"({str(err).splitlines()[0][:160]}); install the executorch release built for this torch") from None
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
     from importlib.metadata import version
 
     return {"version": version("executorch"), "XnnpackPartitioner": XnnpackPartitioner,
