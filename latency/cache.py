@@ -80,7 +80,12 @@ def table_on_demand(space, space_source: str = "", runtime: str | None = None, t
     log(f"latency table for space {space.name!r} on {timer.device()} ({timer.version()}, {timer.threads} "
         f"thread(s), {timer.clock} clock) is not cached: measuring it once into {path} (resumable; "
         f"the bar shows the time left, then {count} calibration networks)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        timer.close()
+        raise LatencyTableError(f"latency table cache {path.parent}: cannot create it ({err.__class__.__name__}); "
+                                f"set MIXSEARCH_CACHE to a writable folder or pass --latency-table") from None
     return build_table(space, timer, path, space_source=space_source, batch=batch, granularity=granularity,
                        settings=settings, calibration_archs=count, progress=progress)
 

@@ -68,3 +68,13 @@ def test_an_interrupted_build_resumes(tiny_space, tmp_path, fast_settings):
     assert not any("rebuilding" in line for line in logs)
     assert {s: table.entries[s] for s in half.entries} == half.entries  # kept, not re-measured
     assert not table.missing(tiny_space.possible_layers())
+
+
+def test_an_unusable_cache_folder_is_one_clear_error(tiny_space, tmp_path, monkeypatch):
+    from mixsearch.latency import LatencyTableError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MIXSEARCH_CACHE", str(blocker))
+    with pytest.raises(LatencyTableError, match="MIXSEARCH_CACHE"):
+        table_on_demand(tiny_space, "tiny.yaml", "eager", progress=False, log=lambda line: None)
