@@ -50,7 +50,7 @@ def test_onnx_export_matches_torch(tmp_path):
     (["--target-flops", "1M"], "the smallest needs"),
     (["--time-budget", "soon"], "--time-budget"),
     (["--objectives", "accuracy,params"], "--objectives"),
-    (["--target-latency", "15ms", "--latency-table", "no-such-table.json"], "latency table not found"),
+    (["--target-latency", "15ms", "--latency-table", "no-such-table.json"], "no-such-table.json: file not found"),
     (["--sampler", "cmaes"], "--sampler"),
     (["--name", "bad/name"], "--name"),
     (["--resume", "--name", "nothing-here"], "no search to resume"),
