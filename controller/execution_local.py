@@ -83,15 +83,16 @@ def _set_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
 
 
 def run_local(study: optuna.Study, proposer: Proposer, scoring: Scoring, trials: int, deadline: float | None,
-              prune: bool, on_trial: Callable[[str], None] = lambda status: None) -> None:
-    """Run up to `trials` trainings. With a `deadline` (a time.time() value), none starts when the
+              prune: bool, on_trial: Callable[[str], None] = lambda status: None,
+              clock: Callable[[], float] = time.time) -> None:
+    """Run up to `trials` trainings. With a `deadline` (a `clock()` value), none starts when the
     median training so far would not end before it, so the search ends near its deadline."""
     durations: list[float] = []
     for _ in range(trials):
         expected = statistics.median(durations) if durations else 0.0
-        if deadline is not None and time.time() + expected >= deadline:
+        if deadline is not None and clock() + expected >= deadline:
             return
         trial, proposal = propose_feasible(study, proposer)
-        start = time.time()
+        start = clock()
         on_trial(run_trial(study, trial, proposal, scoring, prune))
-        durations.append(time.time() - start)
+        durations.append(clock() - start)
