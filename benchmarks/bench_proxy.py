@@ -13,6 +13,11 @@ second is not the larger, no score can rank the archs reproducibly, and a tau me
     .venv/bin/python benchmarks/bench_proxy.py                        # 12 archs, writes results_proxy.md
     .venv/bin/python benchmarks/bench_proxy.py --archs 4 --quick      # a smoke run while developing
     .venv/bin/python benchmarks/bench_proxy.py --set noise=0.3 --set lr=0.05   # try other settings
+    # the real task: 16 archs + 3 presets, a 4x longer reference of 3 seeds scored on held-out images,
+    # two processes of one thread each sharing one rows file, then a summary from the rows
+    .venv/bin/python benchmarks/bench_proxy.py --dataset cifar10-mini --archs 16 --presets mixnet_s,mobilenet_v2,efficientnet_b0 \
+        --long-factor 4 --long-seeds 3 --reference-split test --threads 1 --rows rows/cifar.jsonl --shard 0/2 &
+    (... --shard 1/2 ...); then the same command without --shard and with --out results_proxy_cifar.md
 """
 from __future__ import annotations
 
@@ -33,7 +38,11 @@ from mixsearch.search_space import ArchSpec, count_flops, count_params, load_pre
 from mixsearch.search_space.arch_io import write_atomic
 
 
-def sample_archs(count: int, seed: int) -> list[ArchSpec]:
+def sample_archs(count: int, seed: int, presets: tuple[str, ...] = ()) -> list[ArchSpec]:
+    return [load_preset(name).replace(name=name) for name in presets] + _random_archs(count, seed)
+
+
+def _random_archs(count: int, seed: int) -> list[ArchSpec]:
     try:
         from mixsearch.search_space.space import default_space
     except ImportError:  # before the search space landed: presets
@@ -64,7 +73,10 @@ def save_row(path: str, key: dict, row: dict) -> None:
 
 def settings_key(config: ProxyConfig, args: argparse.Namespace) -> dict:
     proxy = {k: v for k, v in config.to_dict().items() if k not in ("threads", "time_limit_s")}
-    return {**proxy, "long_factor": args.long_factor, "proxy_runs": args.proxy_runs, "long_seeds": args.long_seeds}
+    key = {**proxy, "long_factor": args.long_factor, "proxy_runs": args.proxy_runs, "long_seeds": args.long_seeds}
+    if args.reference_split != "val":  # rows of earlier runs (always val) keep their key
+        key["reference_split"] = args.reference_split
+    return key
 
 
 def _failure(row: dict):
@@ -186,6 +198,13 @@ def measure(arch: ArchSpec, config: ProxyConfig, long_config: ProxyConfig, args:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", type=int, default=12)
+    parser.add_argument("--dataset", default=None, help="the proxy's dataset (default: ProxyConfig's)")
+    parser.add_argument("--presets", default="", help="comma-separated presets measured beside the random archs")
+    parser.add_argument("--reference-split", choices=("val", "test"), default="val",
+                        help="where the longer training is scored: test = held-out images disjoint from the "
+                             "proxy's validation sample")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="measure only archs K, K+N, ... (run N processes into one --rows file)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the arch sample")
     parser.add_argument("--long-factor", type=int, default=3)
     parser.add_argument("--long-seeds", type=int, default=4, help="training seeds averaged for the reference")
@@ -203,12 +222,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if args.dataset:
+        overrides["dataset"] = args.dataset
     if args.quick:
         overrides.setdefault("data_fraction", 0.33)
     config = ProxyConfig(threads=args.threads, time_limit_s=None, **{"device": args.device, **overrides})
     # The reference: the same recipe, longer, one seed per training (averaged over --long-seeds).
-    long_config = config.replace(epochs=config.epochs * args.long_factor, repeats=1)
-    archs = sample_archs(args.archs, args.seed)
+    long_config = config.replace(epochs=config.epochs * args.long_factor, repeats=1,
+                                 score_split=args.reference_split)
+    archs = sample_archs(args.archs, args.seed, tuple(n for n in args.presets.split(",") if n))
+    if args.shard:
+        shard, shards = (int(v) for v in args.shard.split("/"))
+        archs = archs[shard::shards]
     print(f"{len(archs)} archs; proxy: {config.to_dict()}", flush=True)
 
     rows = []

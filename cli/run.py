@@ -39,7 +39,10 @@ def register(subparsers) -> None:
                    help="score N random candidates zero-cost first, train the best quarter")
     g.add_argument("--proxy", metavar="FILE",
                    help="YAML file of proxy-training settings (mixsearch.evaluator.ProxyConfig fields)")
-    g.add_argument("--dataset", help="proxy dataset (default: the embedded digits)")
+    g.add_argument("--dataset", help="proxy dataset: cifar10-mini (default, embedded real images), digits, or a path "
+                                     "(an .npz, a CIFAR folder, an ImageFolder)")
+    g.add_argument("--no-data-cache", action="store_false", dest="data_cache", default=None,
+                   help="decode the sampled images in every process instead of once into $MIXSEARCH_CACHE/data")
     g.add_argument("--epochs", type=int, help="proxy epochs per candidate")
     g.add_argument("--no-early-stopping", action="store_false", dest="early_stopping", default=None,
                    help="train every candidate to the end (no pruner / ASHA)")
@@ -78,7 +81,7 @@ def _proxy(args: argparse.Namespace, base):
             ProxyConfig.from_dict({**base_settings, **settings})
         except ProxyConfigError as err:
             raise ProxyConfigError(f"{args.proxy}: {err}") from None
-    for key in ("dataset", "epochs"):
+    for key in ("dataset", "epochs", "data_cache"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if not settings:
@@ -130,10 +133,12 @@ def handle(args: argparse.Namespace) -> int:
     else:
         name = time.strftime("search-%Y%m%d-%H%M%S") if args.name is None else args.name
         config = SearchConfig(name=name, runs_dir=args.runs_dir, proxy=_proxy(args, None), **given)
-    print(f"mixsearch: run {config.name} -> {config.run_dir}/ (resume with: mixsearch run --name {config.name} "
-          f"--runs-dir {config.runs_dir} --resume)", file=sys.stderr)
+    def started(folder) -> None:  # only once every value was accepted and the run folder is this driver's
+        print(f"mixsearch: run {config.name} -> {folder}/ (resume with: mixsearch run --name {config.name} "
+              f"--runs-dir {config.runs_dir} --resume)", file=sys.stderr, flush=True)
+
     try:
-        result = run_search(config)
+        result = run_search(config, on_start=started)
     except SearchInterrupted as stop:
         print(format_summary(stop.result.run_dir, stop.result.records))
         print(f"mixsearch: interrupted; finished trials are kept. Continue with: mixsearch run --name {config.name} "

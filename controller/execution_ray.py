@@ -30,6 +30,7 @@ from ray.tune.search.optuna import OptunaSearch
 from mixsearch.search_space import loads_arch
 
 from .execution_local import MAX_CONSECUTIVE_REJECTIONS, RejectionLimitError
+from .interrupts import interrupts_call
 from .objective import Proposer, Scoring, train_candidate
 from .records import process_identity
 
@@ -156,6 +157,23 @@ class RecordingOptunaSearch(OptunaSearch):
         self._on_finish(status)
 
 
+class InterruptStopper(tune.Stopper):
+    """Stops the whole Tune run once `interrupt()` was called (by the SIGINT handler). Tune then
+    stops every trial through the searcher, which records them "interrupted" and queues them again."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.interrupted
+
+    def stop_all(self) -> bool:
+        return self.interrupted
+
+
 class RecordingASHA(ASHAScheduler):
     """ASHA that notes which trials it stopped, so the searcher can tell an early stop (pruned,
     counts toward the budget) from a stop by the time budget or Ctrl-C (interrupted, re-queued)."""
@@ -196,6 +214,10 @@ def run_ray(proposer: Proposer, scoring: Scoring, storage, study_name: str, samp
     # The classic reporter honours verbose=0; the newer one prints tables regardless. Our own
     # progress bar and summary report the search.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Tune's own SIGINT handler ends the run as if it had finished (the driver then exited 0 and its
+    # live trials stayed "running"); ours stops the trials through the searcher and tells the caller.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    stopper = InterruptStopper()
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=trials,
@@ -203,8 +225,13 @@ def run_ray(proposer: Proposer, scoring: Scoring, storage, study_name: str, samp
                                     reuse_actors=True),  # a worker keeps torch and the data loaded
         run_config=tune.RunConfig(name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}",
                                   storage_path=str((run_dir / "ray").resolve()),
-                                  failure_config=tune.FailureConfig(max_failures=0), verbose=0),
+                                  failure_config=tune.FailureConfig(max_failures=0), verbose=0,
+                                  stop=stopper),
     )
-    tuner.fit()
+    with interrupts_call(stopper.interrupt, "mixsearch: stopping the Ray trials; they are recorded as "
+                                            "interrupted and queued again for --resume"):
+        tuner.fit()
+    if stopper.interrupted:
+        raise KeyboardInterrupt
     if searcher.rejection_error:
         raise RejectionLimitError(searcher.rejection_error)

@@ -87,12 +87,12 @@ def check_free_space(run_dir: str | os.PathLike, min_free_bytes: int = DEFAULT_M
 
 
 def check_ray_address(address: str | None) -> None:
-    """Raise PreflightError-style (RayClusterError) if nothing listens at HOST:PORT; None passes."""
+    """Raise PreflightError-style (RayClusterError) unless a Ray head answers at HOST:PORT; None passes."""
     if address is None:
         return
-    from .ray_cluster import check_listening
+    from .ray_cluster import check_ray_head
 
-    check_listening(address)
+    check_ray_head(address)
 
 
 def preflight(run_dir: str | os.PathLike, ray_address: str | None = None,

@@ -54,6 +54,39 @@ def check_listening(address: str, timeout_s: float = _CONNECT_TIMEOUT_S) -> tupl
     return host, port
 
 
+# An HTTP/2 client's opening (the preface and an empty SETTINGS frame): Ray's GCS is a gRPC server,
+# which answers any client with a SETTINGS frame of its own at once.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_HEAD_TIMEOUT_S = 5.0
+
+
+def check_ray_head(address: str, timeout_s: float | None = None) -> tuple[str, int]:
+    """Raise RayClusterError unless HOST:PORT answers as a gRPC server (a Ray head's GCS does)
+    within `timeout_s` (default _HEAD_TIMEOUT_S): ray.init would wait minutes on a port of
+    something else, saying nothing."""
+    timeout_s = _HEAD_TIMEOUT_S if timeout_s is None else timeout_s
+    host, port = check_listening(address, min(timeout_s, _CONNECT_TIMEOUT_S))
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        return host, port  # a TLS head answers only a TLS handshake; ray.init checks it
+    answer = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(_HTTP2_PREFACE)
+            while len(answer) < 9:
+                chunk = sock.recv(9 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError:  # socket.timeout included: it never answered
+        pass
+    if len(answer) < 9 or answer[3] != 4 or answer[5:9] != bytes(4):
+        raise RayClusterError(
+            f"--ray-address: {host}:{port} is not a Ray cluster's head (it did not answer as Ray's GCS within "
+            f"{timeout_s:g} s); give the address `ray start --head` printed (port 6379 by default), or check "
+            f"it with `ray status --address={host}:{port}`")
+    return host, port
+
+
 def token_available() -> bool:
     """Whether this machine holds a Ray auth token (env or the file `ray start --head` writes)."""
     if os.environ.get("RAY_AUTH_TOKEN"):
@@ -152,7 +185,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[None]:
                 shutil.rmtree(temp_dir, ignore_errors=True)
         return
 
-    host, port = check_listening(address)
+    host, port = check_ray_head(address)
     auth = "token" if os.environ.get(_AUTH_MODE) is None and token_available() else None
     with _environment(**{_AUTH_MODE: auth}), _loopback_kept(host):
         try:

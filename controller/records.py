@@ -121,13 +121,15 @@ def open_storage(run_dir: str | os.PathLike, url: str | None = None) -> optuna.s
     try:
         storage = _create_storage(full_url, sqlalchemy)
     except ImportError as err:
-        raise StorageError(f"--storage {_shown(full_url)}: no database driver for it ({err.__cause__ or err}); "
+        raise StorageError(f"--storage {shown_url(full_url)}: no database driver for it ({err.__cause__ or err}); "
                            f"install one (e.g. pip install 'psycopg[binary]' for postgresql://) or name an "
                            f"installed one in the URL (postgresql+psycopg2://...)") from None
     except (sqlalchemy.exc.SQLAlchemyError, ValueError) as err:
         first_line = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise StorageError(f"--storage {_shown(full_url)}: cannot open the study database ({first_line}); "
-                           f"check the URL and that the database server is running") from None
+        fix = ("check the path, and that the file is an intact SQLite database" if full_url.startswith("sqlite")
+               else "check the URL and that the database server is running")
+        where = f"{Path(run_dir) / STUDY_FILE}:" if url is None else f"--storage {shown_url(full_url)}:"
+        raise StorageError(f"{where} cannot open the study database ({first_line}); {fix}") from None
     if not full_url.startswith("sqlite"):
         return storage
 
@@ -142,7 +144,7 @@ def open_storage(run_dir: str | os.PathLike, url: str | None = None) -> optuna.s
     return storage
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL with its password masked, for messages."""
     import sqlalchemy
 
@@ -176,13 +178,22 @@ def _schema_race(err: Exception) -> bool:
 
 
 def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:
-    """Every trial of the run at `run_dir` (queued ones excepted), in order; safe while it runs."""
-    from .run_folder import CONFIG_FILE, RunFolderError, load_config
-    url = load_config(run_dir).get("storage") if (Path(run_dir) / CONFIG_FILE).is_file() else None
-    if url is None and not (Path(run_dir) / STUDY_FILE).is_file():
+    """Every trial of the run at `run_dir` (queued ones excepted), in order; safe while it runs.
+    A study that is missing, emptied or damaged is refused (naming what the folder still holds),
+    never created afresh."""
+    from .run_folder import CONFIG_FILE, RunFolderError, driver_alive, load_config
+    from .study_check import check_study_storage
+
+    has_config = (Path(run_dir) / CONFIG_FILE).is_file()
+    url = load_config(run_dir).get("storage") if has_config else None
+    if url is not None and not isinstance(url, str):
+        raise RunFolderError(f"{Path(run_dir) / CONFIG_FILE}: storage: got {url!r}; expected a database URL")
+    if not has_config and not (Path(run_dir) / STUDY_FILE).is_file():
         raise RunFolderError(f"{run_dir}: no {STUDY_FILE}; give the folder of a search (runs/<name>)")
+    name = study_name(Path(run_dir).name, url)
+    check_study_storage(run_dir, url, name, must_hold_study=True, starting=driver_alive(run_dir))
     try:
-        study = optuna.load_study(study_name=study_name(Path(run_dir).name, url), storage=open_storage(run_dir, url))
+        study = optuna.load_study(study_name=name, storage=open_storage(run_dir, url))
     except KeyError:  # the storage exists but the search has not created its study yet
         raise RunFolderError(f"{run_dir}: its study holds no search yet; wait for the run to start") from None
     trials = study.get_trials(deepcopy=False)

@@ -2,8 +2,11 @@
 checks (writable, room on its disk), so a search never starts where it cannot save its results."""
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from .preflight import preflight
 from .records import STUDY_FILE
 
 CONFIG_FILE = "config.yaml"
+LOCK_FILE = "driver.lock"  # flock'ed by the run's driver; the kernel releases it when the driver dies
 
 
 class RunFolderError(MixsearchError):
@@ -64,3 +68,69 @@ def load_config(folder: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RunFolderError(f"{path}: expected a mapping of search settings; the run folder is damaged")
     return data
+
+
+class RunLock:
+    """The run's driver lock (see `lock_run`); `release()` or process exit frees it."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the only descriptor drops the flock
+            self.fd = -1
+
+
+def lock_run(folder: Path) -> RunLock:
+    """One driver per run: an exclusive flock on the run folder's driver.lock, refused at once when
+    another live driver holds it. The lock belongs to the open file, so a driver that dies (kill -9,
+    crash, power off) holds nothing; there is no stale lock to remove."""
+    path = folder / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise RunFolderError(f"{path}: cannot create the run's lock file ({err.strerror}); "
+                             "choose a writable --runs-dir") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise RunFolderError(f"{path}: cannot lock the run ({err.strerror}); use a --runs-dir on a local "
+                                 "disk") from None
+        raise RunFolderError(f"{folder}: the run is in use by another driver ({holder}); wait for it to end or "
+                             "stop it, then --resume (one driver per run)") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return RunLock(fd)
+
+
+def driver_alive(folder: str | os.PathLike) -> bool:
+    """Whether a live driver holds the run's lock. Only for choosing a message, so it never takes
+    the lock (a reader must not make a starting driver fail): on Linux it looks the lock up in
+    /proc/locks, elsewhere it asks whether the pid the lock file names still runs on this host."""
+    path = Path(folder) / LOCK_FILE
+    try:
+        info = os.stat(path)
+        holder = path.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        lines = None
+    if lines is not None:
+        wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        return any("FLOCK" in line.split() and wanted in line.split() for line in lines)
+    if len(holder) != 4 or holder[0] != "pid" or holder[3] != socket.gethostname() or not holder[1].isdigit():
+        return False
+    try:
+        os.kill(int(holder[1]), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, owned by someone else
+        return True
+    return True

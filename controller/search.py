@@ -24,23 +24,27 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import optuna
 
+from mixsearch.search_space.errors import MixsearchError
+
+from .config_check import MAX_SEED, MAX_TRIALS, check_values
+from .interrupts import interrupt_once
 from .objective import CostModel, Proposer, Scoring
 from .outputs import best_record, pareto_front, write_outputs
 from .prefilter import prefilter_candidates
 from .records import TrialRecord, load_trials, open_storage, status_counts, study_name
 from .resume import count_finished, recover_interrupted
 from .reward import reward_exponents
-from .run_folder import RunFolderError, load_config, prepare_run_folder, save_config
-from .samplers import SAMPLERS, make_sampler
+from .run_folder import CONFIG_FILE, RunFolderError, load_config, lock_run, prepare_run_folder, save_config
+from .samplers import make_sampler
+from .study_check import check_study_storage
 from .targets import TargetError, format_flops
 
 DEFAULT_TRIALS = 40
 DEFAULT_TIME_BUDGET_S = 12 * 60.0
-MAX_TRIALS = 100_000  # the bound when only a time budget is given
 SOFT_CAP_RATIO = 1.5
 OBJECTIVE_SETS = {("reward",), ("accuracy", "flops"), ("accuracy", "latency")}
 # Fields that define what is searched; a resumed run must keep them.
@@ -95,13 +99,16 @@ class SearchConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names, key=str)
         if unknown:
-            raise RunFolderError(f"config.yaml: unknown key {unknown[0]!r}; the run folder was written by another "
+            raise RunFolderError(f"unknown key {unknown[0]!r}; the run folder was written by another "
                                  f"mixsearch version")
         values = dict(data)
-        if "objectives" in values:
+        if isinstance(values.get("objectives"), list):
             values["objectives"] = tuple(values["objectives"])
         if values.get("proxy") is not None:
-            values["proxy"] = ProxyConfig.from_dict(values["proxy"])
+            try:
+                values["proxy"] = ProxyConfig.from_dict(values["proxy"])
+            except MixsearchError as err:
+                raise RunFolderError(f"proxy: {err}") from None
         return cls(**values)
 
     def proxy_config(self):
@@ -139,30 +146,23 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 
 
 def resume_config(runs_dir: str, name: str, **overrides: Any) -> SearchConfig:
-    """The stored config of run `name`, with budget/execution settings replaced by `overrides`."""
+    """The stored config of run `name`, with budget/execution settings replaced by `overrides`;
+    a damaged value of config.yaml is named as a field of that file, not as a flag."""
     folder = Path(runs_dir) / name
     if not (folder / "config.yaml").is_file():
         raise RunFolderError(f"{folder}: no search to resume there; drop --resume to start run {name!r}")
-    stored = SearchConfig.from_dict(load_config(folder))
-    return stored.replace(runs_dir=runs_dir, name=name, resume=True, **overrides)
+    stored = load_config(folder)
+    source = str(folder / "config.yaml")
+    check_values({**stored, **overrides}, source=source, given=set(overrides))
+    try:
+        config = SearchConfig.from_dict(stored)
+    except MixsearchError as err:
+        raise RunFolderError(f"{source}: {err}") from None
+    return config.replace(runs_dir=runs_dir, name=name, resume=True, **overrides)
 
 
 def _check(config: SearchConfig) -> None:
-    if config.objectives not in OBJECTIVE_SETS:
-        parse_objectives(",".join(config.objectives))
-    if config.sampler not in SAMPLERS:
-        raise TargetError(f"--sampler: got {config.sampler!r}, allowed: {', '.join(SAMPLERS)}")
-    for flag, value in (("--trials", config.trials), ("--prefilter", config.prefilter), ("--workers", config.workers)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0
-                                  or (flag == "--trials" and value == 0)):
-            raise TargetError(f"{flag}: got {value!r}; expected a whole number >= {1 if flag == '--trials' else 0}")
-    if config.time_budget_s is not None and not (math.isfinite(config.time_budget_s) and config.time_budget_s > 0):
-        raise TargetError(f"--time-budget: got {config.time_budget_s!r}; expected a positive duration such as 30m")
-    if config.cpus_per_trial <= 0 or config.gpus_per_trial < 0:
-        raise TargetError(f"--cpus-per-trial must be > 0 and --gpus-per-trial >= 0, got "
-                          f"{config.cpus_per_trial}, {config.gpus_per_trial}")
-    if config.concurrency is not None and config.concurrency < 1:
-        raise TargetError(f"--concurrency: got {config.concurrency}; expected a whole number >= 1")
+    check_values({f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "proxy"})
     device = config.proxy_config().device
     if config.workers or config.ray_address:
         if device.startswith("cuda") and config.gpus_per_trial <= 0:
@@ -203,6 +203,12 @@ def build_problem(config: SearchConfig):
             raise TargetError(f"{what} {format_flops(value)}: no architecture of space {config.space!r} is that small; "
                               f"the smallest needs {format_flops(smallest)} multiply-adds ({smallest}) at "
                               f"{space.resolution}x{space.resolution}")
+    if latency_cap is not None and table is not None:
+        fastest = table.calibrate(space.cost_bounds(table.layer_ms)[0])  # calibration scale > 0: monotone
+        if latency_cap < fastest:
+            what = "--latency-cap" if config.latency_cap_ms is not None else "--target-latency"
+            raise TargetError(f"{what}: a cap of {latency_cap:.3f} ms rejects every architecture of space "
+                              f"{config.space!r}; the fastest is predicted at {fastest:.3f} ms")
     metric = "latency" if (config.target_latency_ms is not None or "latency" in config.objectives) else "flops"
     target = config.target_latency_ms if metric == "latency" else config.target_flops
     cost_model = CostModel(metric=metric, target=target, flops_cap=flops_cap, latency_cap=latency_cap, table=table)
@@ -242,24 +248,49 @@ def open_study(config: SearchConfig, folder: Path, scoring: Scoring, budget: int
     if existing:
         # A resumed sampler with the original seed would replay its first proposals and train
         # finished candidates again; offsetting by the trials so far keeps resume reproducible.
-        study.sampler = make_sampler(config.sampler, config.seed + existing, budget, scoring.multi_objective)
+        study.sampler = make_sampler(config.sampler, (config.seed + existing) % (MAX_SEED + 1), budget,
+                                     scoring.multi_objective)
     return study
 
 
-def run_search(config: SearchConfig) -> SearchResult:
-    """Run (or resume) a search; returns its records and the paths of its outputs."""
+def run_search(config: SearchConfig, on_start: Callable[[Path], None] | None = None) -> SearchResult:
+    """Run (or resume) a search; returns its records and the paths of its outputs. Every value is
+    checked before the run folder is created or locked; `on_start(folder)` is called once the run
+    folder is this driver's (e.g. to print how to resume it)."""
     from mixsearch.evaluator.proxy import load_data
 
     start = time.time()
     space, scoring = build_problem(config)
     load_data(scoring.proxy)  # a missing or corrupt dataset fails here, not in every trial
     trials, time_budget = _budget(config)
-    if config.storage:  # a database that can't be opened fails before the run folder is written
-        open_storage(config.run_dir, config.storage).engine.dispose()
+    name = study_name(config.name, config.storage)
+    if config.resume and (config.run_dir / CONFIG_FILE).is_file():  # a lost study: refused before the lock
+        check_study_storage(config.run_dir, config.storage, name, must_hold_study=True)
+    if not config.resume:  # another program's database is refused unchanged, before the run folder exists
+        check_study_storage(config.run_dir, config.storage, name, must_hold_study=False)
+        if config.storage:  # a database that can't be opened fails before the run folder is written
+            open_storage(config.run_dir, config.storage).engine.dispose()
     folder = prepare_run_folder(config.runs_dir, config.name, config.resume, config.ray_address)
-    if config.resume:
-        _check_resume(config, folder)
-    save_config(folder, config.replace(resume=False).to_dict())
+    lock = lock_run(folder)
+    try:
+        if config.resume:
+            _check_resume(config, folder)
+            # a study missing, emptied or damaged is refused, never started afresh over the results
+            # (again under the lock: a driver that held the run until now may have changed it)
+            check_study_storage(folder, config.storage, name, must_hold_study=True)
+        elif (folder / CONFIG_FILE).exists():
+            raise RunFolderError(f"{folder}: a search named {config.name!r} was started meanwhile; add --resume to "
+                                 "continue it or choose another --name")
+        save_config(folder, config.replace(resume=False).to_dict())
+        if on_start is not None:
+            on_start(folder)
+        return _run_in(folder, config, space, scoring, trials, time_budget, start)
+    finally:
+        lock.release()
+
+
+def _run_in(folder: Path, config: SearchConfig, space, scoring: Scoring, trials: int, time_budget: float | None,
+            start: float) -> SearchResult:
     study = open_study(config, folder, scoring, trials)
     if config.resume:
         recover_interrupted(study)
@@ -273,15 +304,19 @@ def run_search(config: SearchConfig) -> SearchResult:
     proposer = Proposer(space, scoring.cost_model)
     progress = _Progress(study, trials, trials - remaining, config.progress)
     interrupted = False
-    try:
-        if remaining:
-            _execute(config, study, proposer, scoring, folder, remaining, deadline, progress)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        progress.close()
-    records = load_trials(folder)
-    paths = write_outputs(folder, records, scoring.cost_model.metric, config.name)
+    with interrupt_once("mixsearch: stopping: saving the finished trials (a moment)") as ctrl_c:
+        try:
+            if remaining:
+                _execute(config, study, proposer, scoring, folder, remaining, deadline, progress)
+        except KeyboardInterrupt:
+            ctrl_c.stopping()
+            interrupted = True
+        finally:
+            progress.close()
+        if interrupted:  # what this driver was training is no one's now: interrupted, queued again
+            recover_interrupted(study)
+        records = load_trials(folder)
+        paths = write_outputs(folder, records, scoring.cost_model.metric, config.name)
     result = SearchResult(run_dir=folder, records=records, best=best_record(records),
                           pareto=pareto_front(records, scoring.cost_model.metric), paths=paths,
                           seconds=time.time() - start, cost_metric=scoring.cost_model.metric,

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .config_check import check_values
 from .outputs import best_record, pareto_front
 from .records import TrialRecord, load_trials, status_counts
-from .run_folder import load_config
+from .run_folder import CONFIG_FILE, load_config
 from .targets import format_flops
 
 
@@ -17,6 +18,7 @@ def _num(value, spec: str) -> str:
 def format_summary(run_dir: str | os.PathLike, records: list[TrialRecord] | None = None) -> str:
     run_dir = Path(run_dir)
     config = load_config(run_dir)
+    check_values(config, source=str(run_dir / CONFIG_FILE), flags_replace=False)  # a damaged file: one line
     records = load_trials(run_dir) if records is None else records
     metric = "latency" if (config.get("target_latency_ms") is not None
                            or "latency" in (config.get("objectives") or [])) else "flops"

@@ -1,22 +1,13 @@
 """ProxyConfig: every setting of the proxy training, with defaults chosen by measurement.
 
 The defaults train a half-width copy of the candidate (stem stride 1, every residual block started
-as the identity) for 3 epochs, batch 32, SGD one-cycle lr 0.03, under two seeds side by side
-(`repeats: 2`, scores averaged), on scikit-learn's digits at 16x16 (their native 8x8 upsampled
-once: 32 px adds no detail) under random rotation/scale/shift and noise; 40% of the images
-(stratified) are the validation split, scored under two fixed distortions. Measured with
-benchmarks/bench_proxy.py on 12 random archs of the default space (benchmarks/results_proxy.md):
-- 16 px: at 32 px every arch reaches 95-97% after 9 epochs and two seeds rank them at tau ~0;
-  at 16 px the recipe plateaus near 91% and the archs separate about as much as seeds do.
-- lr 0.03 (was 0.05): the 9-epoch training's seed sd fell from 1.6-2.5 to 0.8-0.9 points (at
-  0.05 about one training in twelve collapsed).
-- repeats 2: the proxy then ranks like a 4-seed 9-epoch training at tau +0.63 on one sample of
-  12 archs (+0.52 with crop_kernels' float order), +0.33 on another, +0.44 expected over random sets of 12 (proxy_ceiling.py), where two
-  seeds of the 9-epoch training itself reach +0.39; one seed ranked at +0.32 where two gave +0.66
-  (lr 0.05). Four seeds: +0.53 expected for twice the time.
-- zero-init residual blocks: seed sd of the 3-epoch accuracy 4.1 -> 0.9 points (32 px).
-- two validation draws: seed-vs-seed tau 0.35 -> 0.59 for 9% more time. Batch 64 and a 20%
-  split ranked worse.
+as the identity) for 3 epochs, batch 32, SGD one-cycle lr 0.02, under two seeds side by side
+(`repeats: 2`, scores averaged), on the embedded real images (cifar10-mini) at 16x16: a stratified
+sample of 4,000 training and 2,000 validation images (10% of the set held out first as the test
+sample), random shifts and mirror flips while training, clean validation images, BN statistics
+recomputed on 16 batches before scoring. How each choice was measured (seed spread vs arch spread,
+Kendall tau against a 4x longer training on held-out images) and the digits recipe it replaced:
+benchmarks/results_proxy.md and benchmarks/README.md.
 """
 from __future__ import annotations
 
@@ -26,23 +17,33 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .errors import ProxyConfigError
+from .sampling import parse_size
 
 OPTIMIZERS = ("sgd", "adamw")
 # The largest values a proxy training may ask for: beyond them it allocates or loops without end.
 MAX_RESOLUTION = 1024  # the proxy trains batches of full-size images at it
 MAX_SEED = 2 ** 32 - 1  # seeds seed + i go to torch and numpy generators
 SCHEDULES = ("onecycle", "cosine", "constant")
+SCORE_SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
 class ProxyConfig:
     """How a candidate is trained and scored.
 
-    dataset: 'digits', a path, or 'imagefolder:'/'cifar:'/'npz:' + path (see datasets.py).
+    dataset: 'cifar10-mini' (embedded real images), 'digits', a path, or 'imagefolder:'/'cifar:'/'npz:' + path
+    (see datasets.py).
     resolution / width_mult: the proxy's input size and channel scale; the block structure is kept.
     stem_stride: None = 1 below 64 px (small inputs keep their detail), else the arch's own.
-    data_fraction: share of the training split used; val_fraction: share held out (stratified).
-    shift / rotate / scale / noise: random distortion of training images each epoch, and one fixed
+    test_fraction: share of each class held out first for final figures; no proxy trains or is
+    scored on it unless score_split is 'test'. val_fraction: share of the rest held out for
+    validation, at most val_size; data_fraction: share of the remainder trained on, at most
+    train_size. Sizes are totals (5000) or per class ('500/class'); all samples are stratified and
+    seeded by split_seed, and disjoint (sampling.py).
+    score_split: 'val' (searching) or 'test' (a final figure, never used to choose anything).
+    data_cache: decode the dataset once per machine into the cache ($MIXSEARCH_CACHE/data); off:
+    decode only the sampled images in every process.
+    shift / rotate / scale / noise / flip: random distortion of training images each epoch, and one fixed
     draw on the validation images when distort_val (augment.py); val_draws > 1 scores the validation
     images under that many fixed draws (a larger, less noisy validation set from the same images;
     ignored without distort_val, where every draw would be the same image).
@@ -61,7 +62,7 @@ class ProxyConfig:
     seed trains the same candidate on the same batches anywhere; only float rounding differs.
     """
 
-    dataset: str = "digits"
+    dataset: str = "cifar10-mini"
     resolution: int = 16
     epochs: int = 3
     batch_size: int = 32
@@ -69,20 +70,26 @@ class ProxyConfig:
     stem_stride: int | None = None
     data_fraction: float = 1.0
     val_fraction: float = 0.4
-    shift: float = 0.1
-    rotate: float = 15.0
-    scale: float = 0.1
-    noise: float = 0.3
-    distort_val: bool = True
+    test_fraction: float = 0.1
+    val_size: int | str | None = 2000
+    train_size: int | str | None = 4000
+    score_split: str = "val"
+    data_cache: bool = True
+    shift: float = 0.125
+    rotate: float = 0.0
+    scale: float = 0.0
+    noise: float = 0.0
+    flip: bool = True
+    distort_val: bool = False
     val_draws: int = 2
     optimizer: str = "sgd"
-    lr: float = 0.03
+    lr: float = 0.02
     momentum: float = 0.9
     weight_decay: float = 5e-5
     schedule: str = "onecycle"
     label_smoothing: float = 0.0
     bn_momentum: float = 0.1
-    bn_batches: int = 4
+    bn_batches: int = 16
     zero_init_residual: bool = True
     crop_kernels: bool = True
     repeats: int = 2
@@ -106,10 +113,19 @@ class ProxyConfig:
             raise ProxyConfigError(f"proxy.stem_stride: got {self.stem_stride!r}, allowed: null (auto), 1, 2")
         _number("data_fraction", self.data_fraction, 1e-6, 1.0)
         _number("val_fraction", self.val_fraction, 1e-6, 0.9)
+        _number("test_fraction", self.test_fraction, 0.0, 0.9)
+        for name in ("val_size", "train_size"):
+            try:
+                parse_size(getattr(self, name))
+            except ValueError as err:
+                raise ProxyConfigError(f"proxy.{name}: {err}") from None
+        _choice("score_split", self.score_split, SCORE_SPLITS)
+        _bool("data_cache", self.data_cache)
         _number("shift", self.shift, 0.0, 0.5)
         _number("rotate", self.rotate, 0.0, 180.0)
         _number("scale", self.scale, 0.0, 0.9)
         _number("noise", self.noise, 0.0, 10.0)
+        _bool("flip", self.flip)
         _bool("distort_val", self.distort_val)
         _int("val_draws", self.val_draws, 1, 100)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -134,7 +150,8 @@ class ProxyConfig:
         _number("divergence_factor", self.divergence_factor, 1.0, 1e9)
         _bool("deterministic", self.deterministic)
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise ProxyConfigError(f"proxy.dataset: got {self.dataset!r}; expected 'digits' or a dataset path")
+            raise ProxyConfigError(f"proxy.dataset: got {self.dataset!r}; expected 'cifar10-mini', 'digits' or a "
+                                   "dataset path")
 
     def replace(self, **changes: Any) -> "ProxyConfig":
         return dataclasses.replace(self, **changes)

@@ -1,9 +1,14 @@
-"""Datasets by name: the bundled default or a user path, resized, normalised and split.
+"""Datasets by name: a bundled one or a user path, sampled, resized and normalised.
 
-A dataset is named by a string: `digits` (bundled with scikit-learn), a path whose format is
-detected (a `.npz` file, a CIFAR python folder, an ImageFolder directory), or an explicit
-`imagefolder:PATH`, `cifar:PATH`, `npz:PATH`. The train/validation split is stratified and fixed
-by `split_seed`, so every candidate of a search sees exactly the same images.
+A dataset is named by a string: `cifar10-mini` (the default: 12,000 real CIFAR-10 images shipped
+in the package, embedded.py), `digits` (bundled with scikit-learn; small and fast, for tests), a
+path whose format is detected (a `.npz` file, a CIFAR python folder, an ImageFolder directory), or
+an explicit `imagefolder:PATH`, `cifar:PATH`, `npz:PATH`.
+
+Loading decodes the dataset once per machine into the data cache (data_cache.py) and copies out
+only the sampled rows (sampling.py: stratified, seeded, disjoint test / validation / training
+samples of bounded size), so every candidate of a search, in any process, sees exactly the same
+images, and memory follows the sample. `use_cache=False` decodes only the sampled rows instead.
 """
 from __future__ import annotations
 
@@ -15,20 +20,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import formats
+from . import data_cache, formats
+from .embedded import EMBEDDED, open_embedded
 from .errors import DatasetError
+from .sampling import Sample, stratified_sample
 
-BUNDLED = ("digits",)
+DEFAULT_DATASET = "cifar10-mini"
+BUNDLED = (*EMBEDDED, "digits")
 KINDS = ("imagefolder", "cifar", "npz")
-EXPECTED = ("expected 'digits', an .npz file (x, y), a CIFAR python folder (cifar-10-batches-py, "
+EXPECTED = ("expected 'cifar10-mini', 'digits', an .npz file (x, y), a CIFAR python folder (cifar-10-batches-py, "
             "cifar-100-python) or an ImageFolder directory (one sub-folder per class); "
             "or prefix the path with imagefolder:, cifar: or npz:")
 
 
 @dataclass(frozen=True, eq=False)
 class SplitData:
-    """Normalised (N, C, H, W) float tensors of one split, cached and shared by all candidates:
-    read them, never write to them."""
+    """Normalised (N, C, H, W) float tensors of the samples, cached and shared by all candidates:
+    read them, never write to them. test_x / test_y are None unless asked for (final figures)."""
 
     name: str
     train_x: torch.Tensor
@@ -36,6 +44,8 @@ class SplitData:
     val_x: torch.Tensor
     val_y: torch.Tensor
     class_names: tuple[str, ...]
+    test_x: torch.Tensor | None = None
+    test_y: torch.Tensor | None = None
 
     @property
     def num_classes(self) -> int:
@@ -46,8 +56,20 @@ class SplitData:
         return int(self.train_x.shape[1])
 
 
+@dataclass(frozen=True)
+class SampleSpec:
+    """How much of a dataset a proxy uses (sampling.py says how each is cut)."""
+
+    test_fraction: float = 0.0
+    val_fraction: float = 0.2
+    data_fraction: float = 1.0
+    val_size: int | str | None = None
+    train_size: int | str | None = None
+    split_seed: int = 0
+
+
 def resolve_dataset(name: str) -> tuple[str, str]:
-    """(kind, path) of a dataset name; kind is 'digits' or one of KINDS."""
+    """(kind, path) of a dataset name; kind is a bundled name or one of KINDS."""
     if not isinstance(name, str) or not name:
         raise DatasetError(f"dataset {name!r}: {EXPECTED}")
     if name in BUNDLED:
@@ -67,76 +89,91 @@ def resolve_dataset(name: str) -> tuple[str, str]:
     raise DatasetError(f"{name}: unknown dataset format; {EXPECTED}")
 
 
-def _stamp(path: str) -> int:
-    """A fingerprint of names, sizes and modification times (two levels deep: ImageFolder files),
-    so an edited dataset is read again instead of served from the cache."""
-    root = Path(path)
-    if not path or not root.exists():
-        return 0  # the reader reports what is missing
-    entries = [root, *(root.iterdir() if root.is_dir() else ())]
-    entries += [f for d in entries[1:] if d.is_dir() for f in d.iterdir()]
-    return hash(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in entries))
-
-
-@functools.lru_cache(maxsize=2)
-def _read(kind: str, path: str, stamp: int, resolution: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    del stamp  # part of the cache key only
+def open_source(kind: str, path: str, name: str) -> formats.Source:
+    """The listed (not yet decoded) dataset."""
     if kind == "digits":
-        images, labels, names = formats.read_digits()
-    elif kind == "imagefolder":
-        images, labels, names = formats.read_image_folder(Path(path), resolution)
-    elif kind == "cifar":
-        images, labels, names = formats.read_cifar(Path(path))
-    else:
-        images, labels, names = formats.read_npz(Path(path))
-    where = path or kind
-    if len(images) == 0:
-        raise DatasetError(f"{where}: dataset is empty; {EXPECTED}")
-    if len(names) < 2 or len(np.unique(labels)) < 2:
-        raise DatasetError(f"{where}: found {len(np.unique(labels))} class(es); expected at least 2 classes")
-    x = torch.from_numpy(np.ascontiguousarray(images))
-    if x.shape[-2:] != (resolution, resolution):
-        # Bilinear with antialiasing: a plain upsample of tiny digits, a clean downsample of large images.
-        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False,
-                          antialias=bool(x.shape[-1] > resolution))
-    return x.contiguous(), torch.from_numpy(labels), names
+        return formats.digits()
+    if kind in EMBEDDED:
+        return open_embedded(kind)
+    if kind == "imagefolder":
+        return formats.image_folder(Path(path), name)
+    if kind == "cifar":
+        return formats.cifar(Path(path), name)
+    return formats.npz(Path(path), name)
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float, data_fraction: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class: a seeded shuffle, the first share to validation, then a share of the rest to train."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_val = int(round(len(members) * val_fraction)) if len(members) > 1 else 0
-        rest = members[n_val:]
-        n_train = max(1, int(round(len(rest) * data_fraction))) if len(rest) else 0
-        val.append(members[:n_val])
-        train.append(rest[:n_train])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+def _identity(kind: str, path: str) -> str:
+    if kind == "digits":
+        return "digits"
+    if kind in EMBEDDED:
+        return formats.identify(kind, Path(__file__).parent / "data" / EMBEDDED[kind])
+    return formats.identify(kind, Path(path))
 
 
 def load_split(dataset: str, resolution: int, val_fraction: float = 0.2, data_fraction: float = 1.0,
-               split_seed: int = 0) -> SplitData:
-    """The dataset at `resolution`, split, normalised by the training split's per-channel statistics.
+               split_seed: int = 0, *, test_fraction: float = 0.0, val_size: int | str | None = None,
+               train_size: int | str | None = None, use_cache: bool = True, with_test: bool = False) -> SplitData:
+    """The dataset's samples at `resolution`, normalised by the training sample's per-channel statistics.
 
-    Cached (keyed by the file's modification time): a search evaluates many candidates on one split."""
+    Kept in memory per process (a search evaluates many candidates on one split); an edited dataset
+    has another identity and is read again."""
     kind, path = resolve_dataset(dataset)
-    return _split(dataset, kind, path, _stamp(path), resolution, val_fraction, data_fraction, split_seed)
+    spec = SampleSpec(test_fraction, val_fraction, data_fraction, val_size, train_size, split_seed)
+    return _split(dataset, kind, path, _identity(kind, path), resolution, spec, use_cache, with_test)
 
 
 @functools.lru_cache(maxsize=2)
-def _split(dataset: str, kind: str, path: str, stamp: int, resolution: int, val_fraction: float,
-           data_fraction: float, split_seed: int) -> SplitData:
-    x, y, names = _read(kind, path, stamp, resolution)
-    train_idx, val_idx = stratified_split(y.numpy(), val_fraction, data_fraction, split_seed)
+def _split(dataset: str, kind: str, path: str, identity: str, resolution: int, spec: SampleSpec, use_cache: bool,
+           with_test: bool) -> SplitData:
     where = path or kind
-    if len(train_idx) < 2 or len(val_idx) < 1:
-        raise DatasetError(f"{where}: {len(y)} images give {len(train_idx)} training and {len(val_idx)} "
-                           "validation images; expected at least 2 and 1 (add images or change val_fraction)")
-    train_x, val_x = x[train_idx], x[val_idx]
+    image_files = kind not in ("cifar", "npz", "digits")  # decoded at the resolution; arrays as stored
+    if use_cache and kind != "digits":  # digits are in memory already
+        found = data_cache.cached(identity, resolution if image_files else None,
+                                  lambda: open_source(kind, path, dataset))
+        labels, names = found.labels, found.class_names
+        rows = lambda index: found.images[index]  # noqa: E731 - a copy of just these rows
+    else:
+        source = open_source(kind, path, dataset)
+        labels, names = source.labels, source.class_names
+        rows = lambda index: _concat(source.decode(index, resolution), source, resolution)  # noqa: E731
+    if len(names) < 2 or len(np.unique(labels)) < 2:
+        raise DatasetError(f"{where}: found {len(np.unique(labels))} class(es); expected at least 2 classes")
+    sample = _sample(labels, spec, where)
+    train_x = _pixels(rows(sample.train), resolution)
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
-    return SplitData(name=dataset, train_x=(train_x - mean) / std, train_y=y[train_idx],
-                     val_x=(val_x - mean) / std, val_y=y[val_idx], class_names=names)
+
+    def normalised(index: np.ndarray) -> torch.Tensor:
+        return (_pixels(rows(index), resolution) - mean) / std
+
+    as_labels = lambda index: torch.from_numpy(np.asarray(labels[index], dtype=np.int64))  # noqa: E731
+    test = (normalised(sample.test), as_labels(sample.test)) if with_test else (None, None)
+    return SplitData(name=dataset, train_x=(train_x - mean) / std, train_y=as_labels(sample.train),
+                     val_x=normalised(sample.val), val_y=as_labels(sample.val), class_names=tuple(names),
+                     test_x=test[0], test_y=test[1])
+
+
+def _sample(labels: np.ndarray, spec: SampleSpec, where: str) -> Sample:
+    sample = stratified_sample(labels, test_fraction=spec.test_fraction, val_fraction=spec.val_fraction,
+                               data_fraction=spec.data_fraction, val_size=spec.val_size,
+                               train_size=spec.train_size, seed=spec.split_seed)
+    if len(sample.train) < 2 or len(sample.val) < 1:
+        raise DatasetError(f"{where}: {len(labels)} images give {len(sample.train)} training and {len(sample.val)} "
+                           "validation images; expected at least 2 and 1 (add images, or change val_fraction / "
+                           "val_size / train_size)")
+    return sample
+
+
+def _concat(chunks, source: formats.Source, resolution: int) -> np.ndarray:
+    parts = list(chunks)
+    return np.concatenate(parts) if parts else np.empty((0, source.channels, resolution, resolution), np.uint8)
+
+
+def _pixels(images: np.ndarray, resolution: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 in [0, 1] at resolution x resolution (bilinear; antialiased
+    when shrinking, so a large image is not aliased to noise)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    if x.shape[-2:] != (resolution, resolution) and len(x):
+        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False,
+                          antialias=bool(max(x.shape[-2:]) > resolution))
+    return x.contiguous()

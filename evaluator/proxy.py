@@ -24,7 +24,9 @@ def proxy_arch(arch: ArchSpec, config: ProxyConfig, data: SplitData) -> ArchSpec
 
 
 def load_data(config: ProxyConfig) -> SplitData:
-    return load_split(config.dataset, config.resolution, config.val_fraction, config.data_fraction, config.split_seed)
+    return load_split(config.dataset, config.resolution, config.val_fraction, config.data_fraction, config.split_seed,
+                      test_fraction=config.test_fraction, val_size=config.val_size, train_size=config.train_size,
+                      use_cache=config.data_cache, with_test=config.score_split == "test")
 
 
 def build_proxy_model(arch: ArchSpec, config: ProxyConfig) -> nn.Module:

@@ -86,18 +86,20 @@ def _start_runs(arch: ArchSpec, config: ProxyConfig, data: SplitData, start: flo
 
 
 def validation_set(data: SplitData, config: ProxyConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images and labels every candidate is scored on: the validation split, or with
+    """The images and labels every candidate is scored on: the validation split (the test split
+    with score_split 'test'), or with
     distort_val its `val_draws` fixed distortions, independent of the training seed, so every
     candidate (and every repeat) sees the same task."""
+    x, y = (data.test_x, data.test_y) if config.score_split == "test" else (data.val_x, data.val_y)
     if not config.distort_val:
-        return data.val_x, data.val_y
-    draws = [_distort(data.val_x, torch.Generator().manual_seed(10_007 + config.split_seed + k), config)
+        return x, y
+    draws = [_distort(x, torch.Generator().manual_seed(10_007 + config.split_seed + k), config)
              for k in range(config.val_draws)]
-    return torch.cat(draws), data.val_y.repeat(config.val_draws)
+    return torch.cat(draws), y.repeat(config.val_draws)
 
 
 def _distort(x: torch.Tensor, generator: torch.Generator, config: ProxyConfig) -> torch.Tensor:
-    return distort(x, generator, config.shift, config.rotate, config.scale, config.noise)
+    return distort(x, generator, config.shift, config.rotate, config.scale, config.noise, config.flip)
 
 
 def _mean_metrics(per_run: list[dict[str, float]]) -> dict[str, float]:

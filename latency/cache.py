@@ -12,6 +12,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from mixsearch.search_space.cache_root import cache_root
+
 from .build import build_table, new_metadata
 from .errors import LatencyTableError
 from .measure import Settings
@@ -23,9 +25,8 @@ IDENTITY = ("runtime", "runtime_version", "device", "threads", "clock", "batch",
 
 
 def cache_dir() -> Path:
-    """$MIXSEARCH_CACHE, else $XDG_CACHE_HOME/mixsearch, else ~/.cache/mixsearch; tables in latency/."""
-    root = os.environ.get("MIXSEARCH_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mixsearch"
-    return Path(root) / "latency"
+    """Tables in latency/ of the machine's cache root (search_space.cache_root)."""
+    return cache_root() / "latency"
 
 
 def default_runtime() -> str:

@@ -32,6 +32,8 @@ from .spec import ACTIVATIONS, INT_RANGES, ArchSpec, BlockSpec, _check_int, _che
 from .space_spec import LAYER_FIELDS, LayerOption, StageSpace, expand_layers, kernels_text, merge_layers
 
 SPACE_SCHEMA_VERSION = 1
+# Distinct layers a space may have (the default: 7,084): bounds `space info`, the cost bounds and a latency build.
+MAX_SPACE_LAYERS = 100_000
 _NETWORK_FIELDS = ("name", "resolution", "num_classes", "in_chans", "stem_chs", "stem_stride", "head_chs",
                    "act", "dropout")
 
@@ -97,6 +99,22 @@ class SearchSpace:
                                 f"{list(self.stages[i - 1].width)}, so the stage boundary could not be read "
                                 "back from an architecture; make the widths disjoint or use stride 2")
             self._check_splittable(i)
+        layers = self.layer_count()
+        if layers > MAX_SPACE_LAYERS:
+            raise SpecError("stages", f"the choice lists make {layers:,} distinct layers, more than "
+                                      f"{MAX_SPACE_LAYERS:,} (the default space has about 7,000); every one is "
+                                      "costed and timed for a latency table, so shorten the width or per-layer "
+                                      "choice lists")
+
+    def layer_count(self) -> int:
+        """An upper bound of len(possible_layers()), counted without building a layer: what
+        `space info`, the cost bounds and a latency table spend time on."""
+        total, previous = 2 + len(self.stages[-1].width), 1  # stem, head(s)
+        for stage in self.stages:
+            options = stage.option_count()
+            total += len(stage.width) * options * (previous + (1 if max(stage.depth) > 1 else 0))
+            previous = len(stage.width)
+        return total
 
     def _check_splittable(self, i: int) -> None:
         """Every channel count any layer can have must split into the groups it may be given."""

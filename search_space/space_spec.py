@@ -120,6 +120,14 @@ class StageSpace:
             raise SpecError(f"{path}.exp_ratio", f"a 'ds' stage has no expansion; got {list(self.exp_ratio)}, "
                                                  "use [1] or block_type 'ir'")
 
+    def option_count(self) -> int:
+        """len(layer_options()), counted without listing them."""
+        single = sum(1 for kernels in self.kernels if len(kernels) == 1)
+        with_split = single + (len(self.kernels) - single) * len(self.split)
+        plain = sum(1 for ratio in self.exp_ratio if ratio == 1)
+        with_groups = plain + (len(self.exp_ratio) - plain) * len(self.exp_groups)
+        return with_split * with_groups * len(self.se_ratio) * len(self.act) * len(self.proj_groups)
+
     def layer_options(self) -> tuple[LayerOption, ...]:
         """Every distinct canonical choice of one layer, in choice-list order."""
         options = []

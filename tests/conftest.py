@@ -11,3 +11,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Decoded datasets and latency tables go to one cache folder of this test session (shared by its
+    tests and the processes they start), never to the user's ~/.cache; tests that need their own set
+    MIXSEARCH_CACHE themselves."""
+    monkeypatch.setenv("MIXSEARCH_CACHE", str(tmp_path_factory.getbasetemp() / "mixsearch-cache"))

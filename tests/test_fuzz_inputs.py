@@ -48,7 +48,7 @@ TINY_SPACE = {
 SMALL_ARCH = {"name": "small", "resolution": 32, "num_classes": 10, "stem_chs": 8, "head_chs": 32,
               "blocks": [{"block_type": "ds", "out_chs": 8}, {"out_chs": 16, "kernels": [3, 5], "stride": 2,
                                                                 "exp_ratio": 3, "se_ratio": 0.25}]}
-TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1}
+TINY_PROXY = {"dataset": "digits", "epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1}
 GOOD_BLOCKS = ["ds_r1_k3_s1_e1_c16", "ir_r2_k3.5.7_a1.1_p1.1_s2_e6_c40_se0.5_nsw", "ir_r1_k3.5_s22_e3_c24_x2",
                "ir_r3_k5_s1_e6_c80_d2_nr6"]
 
@@ -374,7 +374,7 @@ def test_proxy_yaml(tmp_path, capsys, monkeypatch):
     from mixsearch.cli.run import _proxy
 
     (tmp_path / "blocker").write_text("a file where the runs folder would be\n")
-    loader = Loader("proxy", lambda p: _proxy(argparse.Namespace(proxy=str(p), dataset=None, epochs=None), None),
+    loader = Loader("proxy", lambda p: _proxy(argparse.Namespace(proxy=str(p), dataset=None, epochs=None, data_cache=None), None),
                     lambda p, d: ["run", "--proxy", str(p), "--runs-dir", str(tmp_path / "blocker" / "runs"),
                                   "--name", "case", "--trials", "1", "--target-flops", "300M", "--no-progress"],
                     run_valid=False)

@@ -20,7 +20,7 @@ sys.modules[_spec.name] = local_cluster  # dataclasses look their module up by n
 _spec.loader.exec_module(local_cluster)
 
 # A proxy so small that a candidate trains in about a second on one core.
-TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1,
+TINY_PROXY = {"dataset": "digits", "epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1,
               "time_limit_s": 120.0}
 COMMAND_TIMEOUT_S = 240
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import stat
 
 import pytest
@@ -19,7 +20,7 @@ TINY_SPACE = {
     "stages": [{"block_type": "ds", "stride": 1, "depth": [1], "width": [8], "kernels": [[3]], "exp_ratio": [1]},
                {"stride": 2, "depth": [1], "width": [16], "kernels": [[3], [3, 5]], "exp_ratio": [3]}],
 }
-TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1}
+TINY_PROXY = {"dataset": "digits", "epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1}
 # Every `run` case starts from a valid, cheap command; the case's own flags come last and win.
 RUN = ["run", "--runs-dir", "runs", "--name", "case", "--trials", "1", "--target-flops", "300M", "--no-progress",
        "--proxy", "{inputs}/tiny_proxy.yaml"]
@@ -88,6 +89,14 @@ def _issue17_inputs(folder, dump, table):
     (folder / "nan_scale_table.json").write_text(
         json.dumps({**table, "calibration": {"kind": "scale", "scale": 1.0, "offset_ms": 0.0}})
         .replace('"scale": 1.0', '"scale": NaN'))
+    wide = {**TINY_SPACE, "stages": [TINY_SPACE["stages"][0],  # 400 x 400 widths: 160,000 first layers
+                                     {**TINY_SPACE["stages"][1], "width": list(range(16, 16 + 8 * 400, 8))},
+                                     {**TINY_SPACE["stages"][1], "width": list(range(4000, 4000 + 8 * 400, 8))}]}
+    dump("wide_space.yaml", wide)
+    connection = sqlite3.connect(folder / "foreign.db")  # another program's database
+    with connection:
+        connection.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    connection.close()
     if os.geteuid() == 0:  # only root makes device nodes: a copy of /dev/full (char 1, 7)
         os.mknod(folder / "full", stat.S_IFCHR | 0o666, os.makedev(1, 7))
 
@@ -176,6 +185,30 @@ CASES = [
     ("table-nan-scale", ["latency", "predict", "--table", "{inputs}/nan_scale_table.json", "mixnet_s"],
      ["NaN"]),
     ("export-onto-dev-full", ["export", "{inputs}/m.yaml", "--onnx", "{inputs}/full"], ["full", "character device"]),
+    # issue 17, item 8: every value checked before the run folder exists (each crashed mid-run before)
+    ("run-seed-negative", RUN + ["--seed", "-1"], ["--seed", "-1", "4294967295"]),
+    ("run-seed-2**70", RUN + ["--seed", str(2 ** 70)], ["--seed", str(2 ** 70)]),
+    ("latency-cap-without-a-table", RUN + ["--latency-cap", "1ms"], ["--latency-cap", "--latency-table"]),
+    ("latency-cap-below-the-fastest", RUN + ["--space", "{inputs}/tiny_space.yaml", "--latency-cap", "0.0001ms",
+                                             "--latency-table", "{inputs}/tiny_table.json"],
+     ["--latency-cap", "fastest"]),
+    ("run-table-negative-scale", RUN + ["--space", "{inputs}/tiny_space.yaml", "--target-latency", "15ms",
+                                        "--latency-table", "{inputs}/negative_scale_table.json"],
+     ["calibration.scale"]),
+    ("alpha-nan", RUN + ["--alpha", "nan"], ["--alpha", "nan"]),  # every trial failed, exit 0
+    ("beta-inf", RUN + ["--beta", "inf"], ["--beta", "inf"]),
+    ("trials-huge", RUN + ["--trials", str(10 ** 11)], ["--trials", "100000"]),
+    ("prefilter-huge", RUN + ["--prefilter", str(10 ** 11)], ["--prefilter", "10000"]),
+    ("workers-huge", RUN + ["--workers", str(10 ** 8)], ["--workers"]),
+    # issue 17, item 9: hangs
+    ("gpus-per-trial-nan", RUN + ["--gpus-per-trial", "nan"], ["--gpus-per-trial", "nan"]),
+    ("cpus-per-trial-inf", RUN + ["--cpus-per-trial", "inf"], ["--cpus-per-trial", "inf"]),
+    ("space-info-huge-choice-lists", ["space", "info", "{inputs}/wide_space.yaml"], ["wide_space.yaml", "100,000"]),
+    ("run-proxy-fifo", RUN + ["--proxy", "{inputs}/fifo"], ["fifo", "not a regular file"]),
+    ("run-space-fifo", RUN + ["--space", "{inputs}/fifo"], ["fifo", "not a regular file"]),
+    ("run-table-fifo", RUN + ["--target-latency", "15ms", "--latency-table", "{inputs}/fifo"], ["fifo", "regular"]),
+    # issue 17, item 7: another program's database is refused unchanged (the inputs' snapshot checks it)
+    ("storage-with-foreign-tables", RUN + ["--storage", "sqlite:///{inputs}/foreign.db"], ["foreign.db", "notes"]),
 ]
 NEEDS_ROOT = {"export-onto-dev-full": pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")}
 
@@ -204,6 +237,7 @@ def test_bad_input_is_refused_cleanly(argv, words, inputs, tmp_path, monkeypatch
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert code == 2, f"exit code {code}; stderr: {err[-500:]}"
+    assert "mixsearch: run " not in err  # the run's resume line comes only once the run has started
     error_lines = [line for line in err.splitlines() if "error:" in line]
     assert len(error_lines) == 1, err
     line = error_lines[0].lower()

@@ -16,7 +16,7 @@ from mixsearch.controller.search import SearchConfig, run_search
 from mixsearch.evaluator import ProxyConfig
 from mixsearch.search_space.errors import MixsearchError
 
-TINY = dict(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1, time_limit_s=60.0)
+TINY = dict(dataset="digits", epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1, time_limit_s=60.0)
 
 
 def _free_port() -> int:
@@ -127,8 +127,9 @@ def test_in_process_driver_killed_then_resumed_trains_no_candidate_twice(tmp_pat
     from mixsearch.controller.records import load_trials
 
     run_dir = tmp_path / "runs" / "local-kill"
+    # Trials of a few seconds each (all the digits, 3 epochs): the half-second poll sees trial 2 training.
     args = ("run", "--name", "local-kill", "--runs-dir", str(tmp_path / "runs"), "--trials", "5", "--proxy",
-            str(proxy_file(epochs=2)), "--target-flops", "300M", "--sampler", "random", "--seed", "3",
+            str(proxy_file(epochs=3, data_fraction=1.0)), "--target-flops", "300M", "--sampler", "random", "--seed", "3",
             "--no-progress", "--no-early-stopping")
     first = driver(*args)
 

@@ -6,5 +6,5 @@ from mixsearch.evaluator import ProxyConfig
 
 @pytest.fixture
 def tiny_proxy() -> ProxyConfig:
-    return ProxyConfig(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1,
+    return ProxyConfig(dataset="digits", epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1,
                        time_limit_s=60.0)

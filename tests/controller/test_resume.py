@@ -19,7 +19,7 @@ CHILD = textwrap.dedent("""
     torch.set_num_threads(1)
     from mixsearch.controller.search import SearchConfig, run_search
     from mixsearch.evaluator import ProxyConfig
-    proxy = ProxyConfig(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1)
+    proxy = ProxyConfig(dataset="digits", epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1)
     run_search(SearchConfig(name="killed", runs_dir=sys.argv[1], target_flops=300_000_000, trials=4,
                             proxy=proxy, progress=False, sampler="random", seed=5))
 """)
@@ -49,7 +49,7 @@ def test_kill_9_then_resume_keeps_every_finished_trial(tmp_path):
     left_running = [r for r in load_trials(run) if r.status == "running"]
 
     from mixsearch.evaluator import ProxyConfig
-    proxy = ProxyConfig(epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1)
+    proxy = ProxyConfig(dataset="digits", epochs=1, data_fraction=0.1, resolution=16, width_mult=0.25, threads=1, repeats=1)
     result = run_search(SearchConfig(name="killed", runs_dir=str(tmp_path), target_flops=300_000_000, trials=4,
                                      proxy=proxy, progress=False, sampler="random", seed=5, resume=True))
     after = {r.number: r for r in result.records}

@@ -9,7 +9,7 @@ import torch
 
 from mixsearch.evaluator import DatasetError, load_split, resolve_dataset
 from mixsearch.evaluator import formats
-from mixsearch.evaluator.datasets import stratified_split
+from mixsearch.evaluator.sampling import stratified_sample
 
 from .conftest import CLASSES, PER_CLASS, SIZE, class_images, write_cifar10
 
@@ -23,10 +23,16 @@ def test_digits_is_bundled_and_splits_like_the_issue():
     assert torch.isfinite(data.train_x).all()
 
 
+def decoded(source, size=SIZE):
+    """Every image of a listed source, its labels and class names."""
+    images = np.concatenate(list(source.decode(np.arange(len(source.labels)), size)))
+    return images, source.labels, source.class_names
+
+
 def test_npz_round_trips_pixels(npz_file):
-    images, labels, names = formats.read_npz(npz_file)
+    images, labels, names = decoded(formats.npz(npz_file, "n"))
     x, y = class_images(np.random.default_rng(0))
-    np.testing.assert_allclose(images, x.transpose(0, 3, 1, 2) / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(images, x.transpose(0, 3, 1, 2))
     np.testing.assert_array_equal(labels, y)
     assert names == ("0", "1", "2")
 
@@ -37,27 +43,27 @@ def test_npz_layouts(tmp_path, layout):
     gray = x[..., 0]
     arrays = {"nhw": gray, "nchw": x.transpose(0, 3, 1, 2), "float": gray.astype(np.float32) / 255.0}[layout]
     np.savez(tmp_path / "d.npz", x=arrays, y=y)
-    images, _, _ = formats.read_npz(tmp_path / "d.npz")
+    images, _, _ = decoded(formats.npz(tmp_path / "d.npz", "d"))
     channels = 3 if layout == "nchw" else 1
-    assert images.shape == (len(y), channels, SIZE, SIZE)
-    np.testing.assert_allclose(images[:, 0], gray / 255.0, atol=1e-6)
+    assert images.shape == (len(y), channels, SIZE, SIZE) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images[:, 0], gray)
 
 
 def test_image_folder_reads_classes_and_pixels(image_folder):
-    images, labels, names = formats.read_image_folder(image_folder, SIZE)
+    images, labels, names = decoded(formats.image_folder(image_folder, "f"))
     x, y = class_images(np.random.default_rng(1))
     assert names == tuple(f"class_{k}" for k in range(CLASSES))
     # files are read sorted by name; compare as multisets per class
     for k in range(CLASSES):
         got = np.sort(images[labels == k].reshape(PER_CLASS, -1), axis=0)
-        want = np.sort((x[y == k].transpose(0, 3, 1, 2) / 255.0).reshape(PER_CLASS, -1), axis=0)
-        np.testing.assert_allclose(got, want, atol=1e-6)
+        want = np.sort(x[y == k].transpose(0, 3, 1, 2).reshape(PER_CLASS, -1), axis=0)
+        np.testing.assert_array_equal(got, want)
 
 
 def test_cifar_reads_training_batches_only(cifar_folder):
-    images, labels, names = formats.read_cifar(cifar_folder)
+    images, labels, names = decoded(formats.cifar(cifar_folder, "c"))
     x, y = class_images(np.random.default_rng(2), size=32)
-    np.testing.assert_allclose(images, x.transpose(0, 3, 1, 2) / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(images, x.transpose(0, 3, 1, 2))
     np.testing.assert_array_equal(labels, y)
     assert names == ("name0", "name1", "name2")
 
@@ -99,8 +105,9 @@ def test_split_is_stratified_seeded_and_normalised(request, fixture):
 
 def test_split_indices_are_disjoint_and_fraction_applies():
     labels = np.repeat(np.arange(4), 50)
-    train, val = stratified_split(labels, 0.2, 0.5, seed=0)
-    assert not set(train) & set(val)
+    sample = stratified_sample(labels, val_fraction=0.2, data_fraction=0.5, seed=0)
+    train, val = sample.train, sample.val
+    assert not set(train) & set(val) and len(sample.test) == 0
     assert len(val) == 40 and len(train) == 80
     assert np.bincount(labels[train]).tolist() == [20] * 4
 
@@ -138,7 +145,7 @@ def test_corrupt_cifar(tmp_path):
         load_split(str(tmp_path / "c"), 8)
     with open(tmp_path / "c" / "data_batch_2", "wb") as f:
         pickle.dump({b"data": np.zeros((3, 100), np.uint8), b"labels": [0, 1, 2]}, f)
-    with pytest.raises(DatasetError, match=r"data_batch_2: b'data' has shape \(3, 100\)"):
+    with pytest.raises(DatasetError, match=r"data_batch_2: b'data' is \(3, 100\) uint8"):
         load_split(str(tmp_path / "c"), 8)
 
 

@@ -97,6 +97,7 @@ def test_repeats_report_the_mean_of_the_same_trainings_run_alone(arch, fast_conf
 
 
 def test_val_draws_add_fixed_distortions_of_the_same_images(arch, fast_config):
+    fast_config = fast_config.replace(distort_val=True, noise=0.3)
     data = load_data(fast_config)
     one_x, _ = validation_set(data, fast_config.replace(val_draws=1))
     three_x, three_y = validation_set(data, fast_config.replace(val_draws=3, seed=5))
@@ -196,5 +197,9 @@ def test_unbuildable_proxy_is_an_error_result(arch, fast_config):
 
 def test_default_config_is_the_documented_proxy():
     config = ProxyConfig()
-    assert config.dataset == "digits" and config.epochs >= 1
+    assert config.dataset == "cifar10-mini" and config.epochs >= 1
+    # The measured recipe of benchmarks/results_proxy.md (real-task table)
+    assert (config.resolution, config.width_mult, config.epochs, config.batch_size, config.lr, config.repeats,
+            config.train_size, config.val_size, config.bn_batches, config.flip, config.distort_val) == \
+        (16, 0.5, 3, 32, 0.02, 2, 4000, 2000, 16, True, False)
     assert ProxyConfig.from_dict(config.to_dict()) == config
