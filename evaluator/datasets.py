@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data_cache, formats
-from .embedded import EMBEDDED, open_embedded
+from .embedded import DATA_DIR, EMBEDDED, open_embedded
 from .errors import DatasetError
 from .sampling import Sample, stratified_sample
 
@@ -106,7 +106,7 @@ def _identity(kind: str, path: str) -> str:
     if kind == "digits":
         return "digits"
     if kind in EMBEDDED:
-        return formats.identify(kind, Path(__file__).parent / "data" / EMBEDDED[kind])
+        return formats.identify(kind, DATA_DIR / EMBEDDED[kind])
     return formats.identify(kind, Path(path))
 
 

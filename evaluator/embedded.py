@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
-from .formats import Source, check_labels, encoded_images, image_folder
+from .formats import Source, _listing, check_labels, encoded_images
 
 DATA_DIR = Path(__file__).parent / "data"
 EMBEDDED = {"cifar10-mini": "cifar10_mini.npz"}
@@ -46,26 +46,23 @@ def open_embedded(name: str) -> Source:
 def build(source: Path, out: Path, per_class: int = PER_CLASS, seed: int = SEED) -> dict[str, int]:
     """Draw `per_class` files of each class of the ImageFolder `source` (seeded, sorted within a
     class) and write them, bytes unchanged, to `out`."""
-    folder = image_folder(source, str(source))
+    class_names, files, labels_all, _ = _listing(source)  # the same listing image_folder reads
+    labels_array = np.asarray(labels_all)
     rng = np.random.default_rng(seed)
-    files = sorted(str(p.relative_to(source)) for p in source.glob("*/*") if p.is_file())
-    by_class: dict[str, list[str]] = {name: [] for name in folder.class_names}
-    for relative in files:
-        by_class.setdefault(Path(relative).parts[0], []).append(relative)
     chosen: list[str] = []
     labels: list[int] = []
-    for index, name in enumerate(folder.class_names):
-        members = by_class[name]
+    for index, name in enumerate(class_names):
+        members = [files[i] for i in np.flatnonzero(labels_array == index)]
         if len(members) < per_class:
             raise DatasetError(f"{source / name}: {len(members)} images; the subset takes {per_class} per class")
         pick = np.sort(rng.choice(len(members), size=per_class, replace=False))
-        chosen += [members[i] for i in pick]
+        chosen += [str(members[i].relative_to(source)) for i in pick]
         labels += [index] * per_class
     payloads = [(source / relative).read_bytes() for relative in chosen]
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in payloads])]).astype(np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, jpeg=np.frombuffer(b"".join(payloads), dtype=np.uint8), offsets=offsets,
-             labels=np.asarray(labels, dtype=np.int64), class_names=np.asarray(folder.class_names),
+             labels=np.asarray(labels, dtype=np.int64), class_names=np.asarray(class_names),
              files=np.asarray(chosen))
     temp = out.with_name(out.name + ".tmp")
     temp.write_bytes(buffer.getvalue())
