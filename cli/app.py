@@ -12,7 +12,7 @@ import sys
 
 from mixsearch.search_space.errors import MixsearchError, one_line
 
-COMMAND_MODULES = ("run", "show", "export", "evaluate", "latency", "space")
+COMMAND_MODULES = ("run", "show", "export", "evaluate", "train", "compare", "supernet", "latency", "space")
 
 
 def build_parser() -> argparse.ArgumentParser:
