@@ -22,12 +22,11 @@ from pathlib import Path
 
 import optuna
 
-from mixsearch.controller.execution_local import propose_feasible
-from mixsearch.controller.objective import CostModel, Proposer
+from mixsearch.controller.objective import CostModel, propose_feasible
 from mixsearch.controller.reward import reward_exponents
 from mixsearch.controller.reward import reward as mnas_reward
 from mixsearch.controller.samplers import SAMPLERS, make_sampler
-from mixsearch.search_space import BlockLayer, count_flops, count_params, loads_arch, resolve_layers
+from mixsearch.search_space import BlockLayer, count_flops, count_params, resolve_layers
 from mixsearch.search_space.space import default_space
 
 TARGET = 300_000_000
@@ -48,14 +47,13 @@ def surrogate_accuracy(arch) -> float:
 def best_reward(sampler_name: str, seed: int, trials: int) -> float:
     alpha, beta = reward_exponents("soft")
     cost_model = CostModel(metric="flops", target=TARGET, flops_cap=int(1.5 * TARGET))
-    proposer = Proposer(default_space(), cost_model)
+    space = default_space()
     study = optuna.create_study(sampler=make_sampler(sampler_name, seed, trials), direction="maximize")
     best = -math.inf
     for _ in range(trials):
-        trial, proposal = propose_feasible(study, proposer)
-        arch = loads_arch(proposal["mixsearch_arch"])
-        value = mnas_reward(surrogate_accuracy(arch), proposal["mixsearch_measures"]["flops"], TARGET, alpha, beta)
-        study.tell(trial, value)
+        proposal = propose_feasible(study, space, cost_model)
+        value = mnas_reward(surrogate_accuracy(proposal.arch), proposal.measures.flops, TARGET, alpha, beta)
+        study.tell(proposal.trial, value)
         best = max(best, value)
     return best
 

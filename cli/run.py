@@ -7,8 +7,10 @@ import time
 
 from mixsearch.controller.run_folder import check_name
 from mixsearch.controller.search import SearchConfig, SearchInterrupted, parse_objectives, resume_config, run_search
+from mixsearch.controller.search_config import FLAGS
 from mixsearch.controller.summary import format_summary
-from mixsearch.controller.targets import TargetError, parse_duration, parse_flops, parse_latency
+from mixsearch.controller.targets import parse_duration, parse_flops, parse_latency
+from mixsearch.search_space.errors import UsageError
 from mixsearch.search_space.safe_io import parse_yaml, read_text
 
 
@@ -63,10 +65,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=handle)
 
 
-_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "latency_runtime", "reward", "alpha", "beta",
-           "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "early_stopping", "trials",
-           "time_budget_s", "workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "concurrency", "progress",
-           "storage")
+# The settings a flag gives directly (name, runs dir and resume are read apart).
+_FIELDS = tuple(name for name in FLAGS if name not in ("name", "runs_dir", "resume"))
 
 
 def _proxy(args: argparse.Namespace, base):
@@ -76,7 +76,7 @@ def _proxy(args: argparse.Namespace, base):
     if args.proxy:
         settings = parse_yaml(read_text(args.proxy, "a proxy settings YAML"), args.proxy) or {}
         if not isinstance(settings, dict):
-            raise TargetError(f"--proxy {args.proxy}: expected a mapping of ProxyConfig fields")
+            raise UsageError(f"--proxy {args.proxy}: expected a mapping of ProxyConfig fields")
         try:  # the file alone first, so its errors name it and those of --dataset/--epochs do not
             ProxyConfig.from_dict({**base_settings, **settings})
         except ProxyConfigError as err:
@@ -94,13 +94,12 @@ def _latency_check(config, result) -> str:
     from mixsearch.latency import load_table
     from mixsearch.latency.cache import table_on_demand
     from mixsearch.latency.validate import LOAD_TOLERANCE, predicted_and_measured
-    from mixsearch.search_space import loads_arch
     from mixsearch.search_space.space import load_space
 
     table = (load_table(config.latency_table) if config.latency_table else
              table_on_demand(load_space(config.space), config.space, config.latency_runtime, progress=False))
     records = {r.number: r for r in [result.best, *result.pareto]}
-    rows = predicted_and_measured(table, [loads_arch(r.arch) for r in records.values()])
+    rows = predicted_and_measured(table, [r.spec for r in records.values()])
     meta = table.metadata
     lines = [f"latency of the best and the Pareto set on {meta['runtime']} ({meta['threads']} thread(s), "
              f"{meta.get('clock', 'wall')} clock), predicted by the table and measured now:",
@@ -125,7 +124,7 @@ def handle(args: argparse.Namespace) -> int:
         check_name(args.name)  # an empty --name is a mistake, not a request for the default name
     if args.resume:
         if not args.name:
-            raise TargetError("--resume needs --name NAME of the run to continue (see the folders under --runs-dir)")
+            raise UsageError("--resume needs --name NAME of the run to continue (see the folders under --runs-dir)")
         config = resume_config(args.runs_dir, args.name, **given)
         proxy = _proxy(args, config.proxy_config())
         if proxy is not None:
@@ -140,11 +139,11 @@ def handle(args: argparse.Namespace) -> int:
     try:
         result = run_search(config, on_start=started)
     except SearchInterrupted as stop:
-        print(format_summary(stop.result.run_dir, stop.result.records))
+        print(format_summary(stop.result.run_dir, stop.result.report))
         print(f"mixsearch: interrupted; finished trials are kept. Continue with: mixsearch run --name {config.name} "
               f"--runs-dir {config.runs_dir} --resume", file=sys.stderr)
         return 130
-    print(format_summary(result.run_dir, result.records))
+    print(format_summary(result.run_dir, result.report))
     if result.cost_metric == "latency" and result.best is not None and args.latency_check:
         print(_latency_check(config, result))
     if result.best_yaml is not None:

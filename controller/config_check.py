@@ -11,8 +11,9 @@ import math
 from typing import Any, Callable
 
 from mixsearch.search_space.cost import MAX_FLOPS
+from mixsearch.search_space.errors import UsageError
 
-from .targets import TargetError
+from .search_config import DEFINING_FIELDS, FLAGS, OBJECTIVE_SETS
 
 MAX_SEED = 2 ** 32 - 1           # numpy's RandomState (Optuna's samplers) takes no more
 MAX_TRIALS = 100_000             # the bound when only a time budget is given
@@ -23,17 +24,6 @@ MAX_EXPONENT = 10.0              # |alpha|, |beta|: the MnasNet papers use 0, -0
 MAX_LATENCY_MS = 1e7             # about three hours per inference
 MAX_TIME_BUDGET_S = 366 * 86400.0
 LATENCY_RUNTIMES = ("eager", "onnxruntime", "xnnpack")
-
-# SearchConfig field -> the flag that sets it
-FLAGS = {"name": "--name", "runs_dir": "--runs-dir", "space": "--space", "target_flops": "--target-flops",
-         "target_latency_ms": "--target-latency", "latency_table": "--latency-table",
-         "latency_runtime": "--latency-runtime", "reward": "--reward", "alpha": "--alpha", "beta": "--beta",
-         "flops_cap": "--flops-cap", "latency_cap_ms": "--latency-cap", "objectives": "--objectives",
-         "sampler": "--sampler", "seed": "--seed", "trials": "--trials", "time_budget_s": "--time-budget",
-         "prefilter": "--prefilter", "early_stopping": "--no-early-stopping", "workers": "--workers",
-         "ray_address": "--ray-address", "cpus_per_trial": "--cpus-per-trial", "gpus_per_trial": "--gpus-per-trial",
-         "concurrency": "--concurrency", "storage": "--storage", "resume": "--resume", "progress": "--no-progress"}
-
 
 def _whole(lo: int, hi: int) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
@@ -72,7 +62,6 @@ def _optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]
 def _checks() -> dict[str, Callable[[Any], str | None]]:
     from .reward import REWARD_PRESETS
     from .samplers import SAMPLERS
-    from .search import OBJECTIVE_SETS
 
     def objectives(value: Any) -> str | None:
         names = tuple(value) if isinstance(value, (list, tuple)) else None
@@ -100,7 +89,7 @@ def _checks() -> dict[str, Callable[[Any], str | None]]:
 
 def check_values(values: dict[str, Any], source: str | None = None, given: frozenset[str] | set[str] = frozenset(),
                  flags_replace: bool = True) -> None:
-    """Raise TargetError for the first value out of its type or range. A field is named by its flag,
+    """Raise UsageError for the first value out of its type or range. A field is named by its flag,
     or, when `source` (a run's config.yaml) is given and the field was not `given` on the command
     line, as a field of that file (`flags_replace`: whether a flag could replace it, as on --resume)."""
     for field, check in _checks().items():
@@ -113,11 +102,10 @@ def check_values(values: dict[str, Any], source: str | None = None, given: froze
         if isinstance(shown, tuple):
             shown = ",".join(map(str, shown))
         if source is not None and field not in given:
-            from .search import DEFINING_FIELDS
             fix = ("the run was started with it: fix the file" if field in DEFINING_FIELDS or not flags_replace
                    else f"fix the file or give {FLAGS.get(field, field)} to replace it")
-            raise TargetError(f"{source}: {field}: got {shown!r}; expected {expected}; {fix}")
-        raise TargetError(f"{FLAGS.get(field, field)}: got {shown!r}; expected {expected}")
+            raise UsageError(f"{source}: {field}: got {shown!r}; expected {expected}; {fix}")
+        raise UsageError(f"{FLAGS.get(field, field)}: got {shown!r}; expected {expected}")
     _check_combinations(values, lambda f: FLAGS[f] if source is None or f in given else f"{source}: {f}")
 
 
@@ -132,5 +120,5 @@ def _check_combinations(values: dict[str, Any], label: Callable[[str], str]) -> 
                      or "latency" in objectives)
     if values.get("latency_cap_ms") is not None and not latency_known:
         # Without a table or a latency target nothing predicts a candidate's latency to compare with the cap.
-        raise TargetError(f"{label('latency_cap_ms')}: {values['latency_cap_ms']:g} ms, but nothing predicts latency "
+        raise UsageError(f"{label('latency_cap_ms')}: {values['latency_cap_ms']:g} ms, but nothing predicts latency "
                           "in a FLOPs search; give --latency-table FILE or --target-latency, or cap --flops-cap")

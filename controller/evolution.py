@@ -28,7 +28,7 @@ class RegularizedEvolutionSampler(BaseSampler):
         self.tournament_size = tournament_size
         self._rng = np.random.default_rng(seed)
         self._random = RandomSampler(seed=None if seed is None else seed + 1)
-        self._plans: dict[int, tuple[dict[str, Any], str | None]] = {}  # trial id -> (parent params, mutated)
+        self._plans: dict[int, tuple[dict[str, Any], str | None]] = {}  # trial number -> (parent params, mutated)
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
@@ -45,7 +45,7 @@ class RegularizedEvolutionSampler(BaseSampler):
             raise ValueError("the evolution sampler is single-objective; use nsga2 or tpe for a Pareto search")
         population = self._population(study)
         if len(population) < self.population_size:
-            self._plans[trial._trial_id] = ({}, None)
+            self._plans[trial.number] = ({}, None)
             return
         picks = self._rng.choice(len(population), size=self.tournament_size, replace=False)
         contenders = [population[i] for i in sorted(picks)]
@@ -53,11 +53,11 @@ class RegularizedEvolutionSampler(BaseSampler):
         parent = max(contenders, key=lambda t: sign * t.value)
         mutable = sorted(name for name, dist in parent.distributions.items() if _choice_count(dist) != 1)
         mutated = mutable[int(self._rng.integers(len(mutable)))] if mutable else None
-        self._plans[trial._trial_id] = (dict(parent.params), mutated)
+        self._plans[trial.number] = (dict(parent.params), mutated)
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
-        parent_params, mutated = self._plans.get(trial._trial_id, ({}, None))
+        parent_params, mutated = self._plans.get(trial.number, ({}, None))
         inherited = parent_params.get(param_name, _MISSING)
         if param_name == mutated and isinstance(param_distribution, CategoricalDistribution):
             others = [c for c in param_distribution.choices if c != inherited]
@@ -71,10 +71,10 @@ class RegularizedEvolutionSampler(BaseSampler):
         return self._random.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values) -> None:
-        self._plans.pop(trial._trial_id, None)
+        self._plans.pop(trial.number, None)
 
     def _population(self, study: Study) -> list[FrozenTrial]:
-        completed = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         completed = sorted(completed, key=lambda t: t.number)
         return completed[-self.population_size:]
 
@@ -87,6 +87,6 @@ def _choice_count(dist: BaseDistribution) -> int | None:
 
 
 def _admits(dist: BaseDistribution, value: Any) -> bool:
-    if isinstance(dist, CategoricalDistribution):
-        return value in dist.choices
-    return dist._contains(dist.to_internal_repr(value))
+    """Whether the parent's value can be inherited; the spaces' choices are all categorical, and
+    any other parameter is drawn afresh."""
+    return isinstance(dist, CategoricalDistribution) and value in dist.choices

@@ -1,11 +1,12 @@
-"""Ray Tune execution: OptunaSearch over the same define-by-run `Proposer`, the same
-`train_candidate` in each Ray trial, ASHA early stopping fed by the evaluator's per-epoch reports.
+"""Ray Tune execution: a Tune `Searcher` on the run's Optuna study (ask/tell, the same
+`propose_feasible` as in-process), the same `train_candidate` in each Ray trial, ASHA early stopping
+fed by the evaluator's per-epoch reports.
 
-The study lives in the run folder's SQLite file (OptunaSearch is given that storage); the searcher
-runs in the driver and writes each trial's record there. A trial reports three kinds of results:
+The searcher runs in the driver: it proposes (over-cap candidates never become Ray trials), and
+writes each trial's record into the study before telling it. A trial reports three kinds of results:
   phase "start"  — before training: pid, hostname, Ray node id (so a live trial can be located);
-  phase "epoch"  — after each epoch: the reward so far (ASHA's metric), the curve so far;
-  phase "final"  — the outcome of train_candidate (complete or failed).
+  phase "epoch"  — after each epoch: the reward so far (ASHA's metric) and the epoch's metrics;
+  phase "final"  — the outcome of train_candidate (complete, failed).
 Failures (an exception, NaN, a killed worker) are not retried: the trial is recorded as failed with
 its reason and counts toward the budget (FailureConfig(max_failures=0)). Trials stopped by ASHA are
 "pruned" (they count); trials cut off by the time budget or Ctrl-C, or never started, are recorded
@@ -17,144 +18,109 @@ import dataclasses
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from optuna.trial import TrialState
+import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
-from ray.tune.search.optuna import OptunaSearch
 
-from mixsearch.search_space import loads_arch
-
-from .execution_local import MAX_CONSECUTIVE_REJECTIONS, RejectionLimitError
 from .interrupts import interrupts_call
-from .objective import Proposer, Scoring, train_candidate
-from .records import process_identity
+from .objective import RejectionLimitError, Scoring, propose_feasible, train_candidate
+from .records import INTERRUPTED_REASON, Identity, Outcome, ended_status, finish_trial, write_identity
 
-RECORD_FIELDS = ("status", "accuracy", "val_loss", "curve", "reward", "seconds", "failure", "pid", "hostname",
-                 "node_id")
+DIED_REASON = "error: the Ray trial died (worker killed or crashed); its logs are under the run folder's ray/ directory"
 
 
-def objective_metrics(scoring: Scoring) -> list[str]:
-    return list(scoring.objectives)
+def _nested(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """Tune hands a searcher each result with its nested dicts flattened ("outcome/status"); one back."""
+    prefix = key + "/"
+    return {name[len(prefix):]: value for name, value in result.items() if name.startswith(prefix)}
 
 
 def ray_trainable(config: dict[str, Any], scoring: Scoring) -> None:
-    """One Ray trial: train the proposed candidate, reporting start, every epoch and the outcome."""
-    identity = process_identity()
-    arch = loads_arch(config["mixsearch_arch"])
-    measures = config["mixsearch_measures"]
-    final_epoch = scoring.proxy.epochs + 1
-    placeholders = {name: 0.0 for name in objective_metrics(scoring)}
+    """One Ray trial: train the proposed candidate (an ArchSpec and its Measures, pickled by Ray
+    at this boundary), reporting its start, every epoch and its outcome."""
+    identity = Identity.here()
+    tune.report({"phase": "start", "epoch": 0, "reward": 0.0, **identity.to_dict()})
 
-    def report(phase: str, epoch: int, reward: float, record: dict[str, Any], values: dict[str, float]) -> None:
-        tune.report({**placeholders, **values, "phase": phase, "epoch": epoch, "reward": float(reward),
-                     "record_json": json.dumps(record), **identity})
+    def on_epoch(epoch: int, reward: float, metrics: dict[str, float]) -> None:
+        tune.report({"phase": "epoch", "epoch": epoch, "reward": float(reward), "metrics": metrics})
 
-    report("start", 0, 0.0, identity, {})
-    outcome = train_candidate(arch, measures, scoring,
-                              lambda epoch, curve, reward: report("epoch", epoch, reward,
-                                                                  {"curve": curve, **identity}, {}))
-    values = outcome.pop("values", None)
-    named = dict(zip(objective_metrics(scoring), values)) if values else {}
-    report("final", final_epoch, outcome.get("reward") or 0.0, {**outcome, "values": values}, named)
+    outcome = train_candidate(config["arch"], config["measures"], scoring, on_epoch)
+    tune.report({"phase": "final", "epoch": scoring.proxy.epochs + 1, "reward": float(outcome.reward or 0.0),
+                 "outcome": outcome.to_dict()})
 
 
-class RecordingOptunaSearch(OptunaSearch):
-    """OptunaSearch that rejects over-cap candidates in the driver (they never become Ray trials)
-    and writes each trial's record into the study before telling it."""
+class StudySearcher(Searcher):
+    """Tune's searcher on the run's study: each suggestion is an Optuna ask (over-cap candidates
+    are rejected here, in the driver); each trial's record is written and the study told when
+    Tune ends the trial."""
 
-    def __init__(self, proposer: Proposer, scoring: Scoring, storage, study_name: str, sampler,
-                 early_stopped: set[str],
+    def __init__(self, study: optuna.Study, space: Any, scoring: Scoring, early_stopped: set[str],
                  on_finish: Callable[[str], None] = lambda status: None):
-        metrics = objective_metrics(scoring)
-        modes = ["max" if d == "maximize" else "min" for d in scoring.directions]
-        super().__init__(space=proposer, metric=metrics if len(metrics) > 1 else metrics[0],
-                         mode=modes if len(modes) > 1 else modes[0], sampler=sampler, study_name=study_name,
-                         storage=storage)
-        self._scoring = scoring
-        self._early_stopped = early_stopped  # filled by RecordingASHA in the same driver
-        self._last_results: dict[str, dict[str, Any]] = {}
-        self._on_finish = on_finish
+        super().__init__()  # no metric or mode: the study knows its directions, ASHA has its own
+        self.study, self.space, self.scoring = study, space, scoring
+        self.early_stopped = early_stopped  # filled by RecordingASHA in the same driver
+        self.on_finish = on_finish
+        self.live: dict[str, optuna.Trial] = {}
+        self.curves: dict[str, list[dict[str, float]]] = {}
+        self.last: dict[str, dict[str, Any]] = {}
         self.rejection_error: str | None = None
 
+    def suggest(self, trial_id: str) -> dict | None:
+        try:
+            proposal = propose_feasible(self.study, self.space, self.scoring.cost_model)
+        except RejectionLimitError as err:
+            self.rejection_error = str(err)
+            return Searcher.FINISHED
+        self.live[trial_id], self.curves[trial_id] = proposal.trial, []
+        return {"arch": proposal.arch, "measures": proposal.measures}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        trial = self.live.get(trial_id)
+        if trial is None:
+            return
+        self.last[trial_id] = result
+        if result.get("phase") == "start":
+            write_identity(trial, Identity(result.get("pid"), result.get("hostname"), result.get("node_id")))
+        elif result.get("phase") == "epoch":
+            self._add_epoch(trial_id, trial, result)
+
+    def _add_epoch(self, trial_id: str, trial: optuna.Trial, result: dict) -> None:
+        self.curves[trial_id].append(_nested(result, "metrics"))
+        if not self.scoring.multi_objective:
+            trial.report(float(result["reward"]), step=int(result["epoch"]))
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        trial = self.live.pop(trial_id, None)
+        if trial is None:
+            return
+        last = result if result and result.get("phase") else self.last.get(trial_id, {})
+        self.last.pop(trial_id, None)
+        if last.get("phase") == "epoch" and int(last["epoch"]) > len(self.curves[trial_id]):
+            self._add_epoch(trial_id, trial, last)  # the epoch ASHA stopped it at reaches only this call
+        final = Outcome.from_dict(_nested(last, "outcome")) if last.get("phase") == "final" else None
+        status = ended_status(final, stopped_early=trial_id in self.early_stopped, died=error)
+        curve = tuple(self.curves.pop(trial_id))
+        if final is not None and not error:
+            outcome = final
+        elif status == "pruned":
+            outcome = Outcome(status, curve=curve, reward=last.get("reward"),
+                              failure=f"stopped early by ASHA after epoch {last.get('epoch')}")
+        else:
+            outcome = Outcome(status, curve=curve, failure=DIED_REASON if error else INTERRUPTED_REASON)
+        self.on_finish(finish_trial(self.study, trial, outcome))
+
     def save(self, checkpoint_path: str) -> None:
-        # Tune checkpoints searchers by pickling them; this one's state is the SQLite study itself
-        # (resume goes through it, never Tuner.restore), and its callbacks do not pickle.
-        with open(checkpoint_path, "wb"):
-            pass
+        # Tune checkpoints its searcher; this one's state is the study itself (resume goes through
+        # it, never Tuner.restore), so the checkpoint only says where the study is.
+        with open(checkpoint_path, "w", encoding="utf-8") as out:
+            json.dump({"study": self.study.study_name}, out)
 
     def restore(self, checkpoint_path: str) -> None:
         raise NotImplementedError("resume a mixsearch run with `mixsearch run --name X --resume`")
-
-    def suggest(self, trial_id: str) -> dict | None:
-        reason = ""
-        for _ in range(MAX_CONSECUTIVE_REJECTIONS):
-            with warnings.catch_warnings():  # the first proposal imports the space's code: slow, not training
-                warnings.filterwarnings("ignore", message="Define-by-run function")
-                config = super().suggest(trial_id)
-            reason = config.get("mixsearch_rejected") if config else ""
-            if not reason:
-                return config
-            self._ot_study.tell(self._ot_trials.pop(trial_id), state=TrialState.PRUNED)
-        self.rejection_error = (f"{MAX_CONSECUTIVE_REJECTIONS} candidates in a row were over the cost cap (last: "
-                                f"{reason}); raise the target or the cap (--flops-cap)")
-        return Searcher.FINISHED
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        ot_trial = self._ot_trials.get(trial_id)
-        if ot_trial is None or trial_id in self._completed_trials:
-            return
-        self._last_results[trial_id] = {k: result.get(k) for k in ("phase", "epoch", "reward", "record_json")}
-        if result.get("phase") == "start":
-            for key in ("pid", "hostname", "node_id"):
-                ot_trial.set_user_attr(key, result.get(key))
-        elif result.get("phase") == "epoch" and not self._scoring.multi_objective:
-            ot_trial.report(float(result["reward"]), step=int(result["epoch"]))
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        ot_trial = self._ot_trials.get(trial_id)
-        if ot_trial is None or trial_id in self._completed_trials:
-            return
-        self._completed_trials.add(trial_id)
-        last = self._last_results.pop(trial_id, None) or {}
-        if result and result.get("phase"):
-            last = result
-        record = json.loads(last.get("record_json") or "{}")
-        record.pop("values", None)
-        values = None
-        if error:
-            status = "failed"
-            record["failure"] = ("error: the Ray trial died (worker killed or crashed); its logs are under the "
-                                 "run folder's ray/ directory")
-        elif last.get("phase") == "final":
-            status = record.get("status", "failed")
-            if status == "complete":
-                values = [float(last[name]) for name in objective_metrics(self._scoring)]
-        elif trial_id in self._early_stopped:
-            status = "pruned"
-            record["reward"] = last.get("reward")
-            record["failure"] = f"stopped early by ASHA after epoch {last.get('epoch')}"
-        else:  # stopped by the time budget or Ctrl-C, or never started: run it again on --resume
-            status = "interrupted"
-            record["failure"] = "interrupted: the search stopped while it ran; its parameters were queued again"
-        record["status"] = status
-        for key in RECORD_FIELDS:
-            if key in record:
-                ot_trial.set_user_attr(key, record[key])
-        if status == "complete":
-            self._ot_study.tell(ot_trial, values if len(values) > 1 else values[0])
-        elif status == "pruned":
-            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
-        else:
-            self._ot_study.tell(ot_trial, state=TrialState.FAIL)
-            if status == "interrupted":
-                self._ot_study.enqueue_trial(dict(ot_trial.params), user_attrs={"requeued_from": ot_trial.number},
-                                             skip_if_exists=False)
-        self._on_finish(status)
 
 
 class InterruptStopper(tune.Stopper):
@@ -192,12 +158,12 @@ class RecordingASHA(ASHAScheduler):
         return decision
 
 
-def run_ray(proposer: Proposer, scoring: Scoring, storage, study_name: str, sampler, run_dir: Path, trials: int,
-            deadline: float | None, early_stopping: bool, cpus_per_trial: float, gpus_per_trial: float,
-            concurrency: int | None, on_finish: Callable[[str], None] = lambda status: None) -> None:
+def run_ray(study: optuna.Study, space: Any, scoring: Scoring, run_dir: Path, trials: int, deadline: float | None,
+            early_stopping: bool, cpus_per_trial: float, gpus_per_trial: float, concurrency: int | None,
+            on_finish: Callable[[str], None] = lambda status: None) -> None:
     """Run `trials` Ray trials (fewer if the deadline passes) on the Ray that is already connected."""
     early_stopped: set[str] = set()
-    searcher = RecordingOptunaSearch(proposer, scoring, storage, study_name, sampler, early_stopped, on_finish)
+    searcher = StudySearcher(study, space, scoring, early_stopped, on_finish)
     scheduler = None
     if early_stopping and not scoring.multi_objective:
         # max_t past the last epoch: ASHA stops at max_t, which would swallow the final report.

@@ -1,11 +1,11 @@
 """The search objective, shared by in-process and Ray execution.
 
 Two halves, so a candidate over the cost cap is rejected before any training:
-- `Proposer` (runs in the driver, inside an Optuna trial): the space proposes an arch, its cost is
-  computed from the spec alone (exact multiply-adds, the latency table), and the trial is marked
-  rejected when the cost is over its cap.
+- `propose_feasible` (runs in the driver): Optuna asks, the space proposes an arch, its cost is
+  computed from the spec alone (exact multiply-adds, the latency table), and a candidate over its
+  cap is told rejected untrained; the first one under the caps is the trial's `Proposal`.
 - `train_candidate` (runs wherever training runs): the evaluator trains the proxy, reporting every
-  epoch through a hook the executor supplies (Optuna pruner or Ray Tune/ASHA), then the reward.
+  epoch through a hook the executor supplies (Optuna's pruner, or Ray Tune for ASHA), then scores it.
 """
 from __future__ import annotations
 
@@ -14,14 +14,26 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from mixsearch.search_space import ArchSpec, count_flops, count_params, dump_arch
-from mixsearch.search_space.errors import MixsearchError
+import optuna
 
-from .records import process_identity
+from mixsearch.search_space import ArchSpec, count_flops, count_params, dump_arch
+from mixsearch.search_space.errors import MixsearchError, UsageError
+
+from .records import Measures, Outcome, write_proposal
 from .reward import reward as mnas_reward
 from .targets import format_flops
 
-COST_METRICS = ("flops", "latency")
+
+
+def cost_metric(target_latency_ms: float | None, objectives) -> str:
+    """The cost a search trades accuracy against: latency when it has a latency target or
+    objective, else multiply-adds."""
+    return "latency" if target_latency_ms is not None or "latency" in objectives else "flops"
+MAX_CONSECUTIVE_REJECTIONS = 200
+
+
+class RejectionLimitError(UsageError):
+    """Too many candidates in a row were over the cost cap."""
 
 
 @dataclass(frozen=True)
@@ -39,45 +51,48 @@ class CostModel:
     latency_cap: float | None = None
     table: Any = None  # mixsearch.latency.LatencyTable or None
 
-    def measure(self, arch: ArchSpec) -> dict[str, Any]:
+    def measure(self, arch: ArchSpec) -> Measures:
         latency = float(self.table.predict(arch)) if self.table is not None else None
-        return {"flops": int(count_flops(arch)), "num_params": int(count_params(arch)), "latency_ms": latency}
+        return Measures(flops=int(count_flops(arch)), num_params=int(count_params(arch)), latency_ms=latency)
 
-    def cost(self, measures: dict[str, Any]) -> float:
-        return float(measures["latency_ms"] if self.metric == "latency" else measures["flops"])
+    def cost(self, measures: Measures) -> float:
+        return float(measures.latency_ms if self.metric == "latency" else measures.flops)
 
-    def rejection(self, measures: dict[str, Any]) -> str | None:
-        if self.flops_cap is not None and measures["flops"] > self.flops_cap:
-            return f"rejected: {format_flops(measures['flops'])} multiply-adds > cap {format_flops(self.flops_cap)}"
-        if self.latency_cap is not None and measures["latency_ms"] > self.latency_cap:
-            return f"rejected: {measures['latency_ms']:.2f} ms predicted > cap {self.latency_cap:.2f} ms"
+    def rejection(self, measures: Measures) -> str | None:
+        if self.flops_cap is not None and measures.flops > self.flops_cap:
+            return f"rejected: {format_flops(measures.flops)} multiply-adds > cap {format_flops(self.flops_cap)}"
+        if self.latency_cap is not None and measures.latency_ms > self.latency_cap:
+            return f"rejected: {measures.latency_ms:.2f} ms predicted > cap {self.latency_cap:.2f} ms"
         return None
 
 
-class Proposer:
-    """The define-by-run function: one candidate per Optuna trial, costed and maybe rejected.
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate under the caps, proposed by an Optuna trial."""
 
-    Returns the extra values a Ray trial needs (the arch YAML and its costs); in-process the same
-    dict is read back. Nothing here trains, so it is cheap enough for Ray's searcher thread.
-    """
+    trial: optuna.Trial
+    arch: ArchSpec
+    measures: Measures
 
-    def __init__(self, space: Any, cost_model: CostModel):
-        self.space = space
-        self.cost_model = cost_model
 
-    def __call__(self, trial: Any) -> dict[str, Any]:
-        arch = self.space.suggest(trial)
-        measures = self.cost_model.measure(arch)
-        rejected = self.cost_model.rejection(measures)
-        text = dump_arch(arch)
-        attrs = {"arch": text, **measures, "started": time.time(),
-                 "status": "rejected" if rejected else "running"}
-        if rejected:
-            attrs["failure"] = rejected
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-        return {"mixsearch_arch": text, "mixsearch_measures": measures, "mixsearch_number": trial.number,
-                "mixsearch_rejected": rejected or ""}
+def propose_feasible(study: optuna.Study, space: Any, cost_model: CostModel,
+                     limit: int = MAX_CONSECUTIVE_REJECTIONS) -> Proposal:
+    """Ask until a candidate is under the caps; each over-cap one is recorded rejected and told
+    PRUNED untrained (it does not use the trial budget). Nothing here trains: cheap enough for
+    Ray's searcher, which calls it in the driver."""
+    reason = ""
+    for _ in range(limit):
+        trial = study.ask()
+        arch = space.suggest(trial)
+        measures = cost_model.measure(arch)
+        reason = cost_model.rejection(measures)
+        write_proposal(trial, dump_arch(arch), measures, reason)
+        if not reason:
+            return Proposal(trial, arch, measures)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    raise RejectionLimitError(
+        f"{limit} candidates in a row were over the cost cap (last: {reason}); raise the target or the cap "
+        f"(--flops-cap), or use a space with smaller networks")
 
 
 @dataclass(frozen=True)
@@ -98,62 +113,65 @@ class Scoring:
     def directions(self) -> list[str]:
         return ["maximize" if name in ("reward", "accuracy") else "minimize" for name in self.objectives]
 
-    def reward(self, accuracy: float, measures: dict[str, Any]) -> float:
+    def reward(self, accuracy: float, measures: Measures) -> float:
         """MnasNet reward; with no target it is the accuracy itself."""
         target = self.cost_model.target
         if target is None:
             return float(accuracy)
         return mnas_reward(accuracy, self.cost_model.cost(measures), target, self.alpha, self.beta)
 
-    def values(self, accuracy: float, reward: float, measures: dict[str, Any]) -> list[float]:
-        table = {"reward": reward, "accuracy": accuracy, "flops": float(measures["flops"]),
-                 "latency": measures["latency_ms"]}
-        return [float(table[name]) for name in self.objectives]
+    def values(self, accuracy: float, reward: float, measures: Measures) -> tuple[float, ...]:
+        table = {"reward": reward, "accuracy": accuracy, "flops": float(measures.flops),
+                 "latency": measures.latency_ms}
+        return tuple(float(table[name]) for name in self.objectives)
 
 
-EpochHook = Callable[[int, list, float], None]
+# on_epoch(epochs done, reward so far, the epoch's metrics) -> a reason to stop early (the
+# pruner's), or None to go on.
+EpochHook = Callable[[int, float, dict], "str | None"]
 
 
-def train_candidate(arch: ArchSpec, measures: dict[str, Any], scoring: Scoring, on_epoch: EpochHook,
-                    curve: list | None = None) -> dict[str, Any]:
-    """Train and score one candidate; returns the record fields of its outcome.
+class _StopEarly(Exception):
+    """Raised through the evaluator's report to end a training the pruner stopped."""
 
-    on_epoch(epochs done, curve so far, reward so far) is called after every epoch; whatever it raises
-    (optuna.TrialPruned, Ray stopping the trial) propagates, and `curve` (if given) keeps the
-    epochs seen. A candidate that fails to train returns status 'failed' with its reason; a
-    MixsearchError (e.g. a missing dataset) propagates, as it would fail every candidate.
+
+def train_candidate(arch: ArchSpec, measures: Measures, scoring: Scoring, on_epoch: EpochHook) -> Outcome:
+    """Train and score one candidate.
+
+    After every epoch on_epoch(epochs done, reward so far, the epoch's metrics) may return a reason to stop: the outcome
+    is then `pruned`, with the curve and the reward so far. A candidate that fails to train is
+    `failed` with its reason; a MixsearchError (e.g. a missing dataset) propagates, as it would fail
+    every candidate. Whatever on_epoch raises (Ray stopping the trial) propagates too.
     """
     from mixsearch.evaluator import evaluate
 
-    curve = [] if curve is None else curve
-    hook_errors: list[BaseException] = []
+    curve: list[dict[str, float]] = []
+    stop: list[str] = []
 
     def report(epoch: int, metrics: dict) -> None:
         curve.append({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
         accuracy = float(metrics.get("val_accuracy", float("nan")))
-        try:  # the evaluator counts epochs from 0; hooks see completed epochs, from 1
-            on_epoch(epoch + 1, curve, scoring.reward(accuracy, measures) if math.isfinite(accuracy) else 0.0)
-        except BaseException as err:
-            hook_errors.append(err)
-            raise
+        reward = scoring.reward(accuracy, measures) if math.isfinite(accuracy) else 0.0
+        reason = on_epoch(epoch + 1, reward, curve[-1])  # the evaluator counts epochs from 0; hooks see epochs done
+        if reason:
+            stop[:] = [reason, reward]
+            raise _StopEarly(reason)
 
     start = time.time()
     try:
         result = evaluate(arch, scoring.proxy, report=report)
+    except _StopEarly:
+        return Outcome("pruned", curve=tuple(curve), reward=stop[1], failure=stop[0], seconds=time.time() - start)
     except MixsearchError:
         raise
     except Exception as err:  # noqa: BLE001 — an unexpected crash fails this candidate, not the search
-        if any(err is hook_error for hook_error in hook_errors):
-            raise
-        return {"status": "failed", "failure": f"error: {type(err).__name__}: {err}", "curve": list(curve),
-                "seconds": time.time() - start, **process_identity()}
-    outcome: dict[str, Any] = {"curve": [dict(m) for m in result.curve] or list(curve),
-                               "seconds": float(result.seconds), "val_loss": result.val_loss,
-                               **process_identity()}
+        return Outcome("failed", curve=tuple(curve), failure=f"error: {type(err).__name__}: {err}",
+                       seconds=time.time() - start)
+    trained = {"curve": tuple(result.curve), "seconds": float(result.seconds), "val_loss": result.val_loss}
     accuracy = float(result.accuracy)
     if result.failure is not None or not math.isfinite(accuracy):
         reason = f"{result.failure.kind}: {result.failure.message}" if result.failure else "nan: accuracy is NaN"
-        return {**outcome, "status": "failed", "failure": reason}
+        return Outcome("failed", failure=reason, **trained)
     reward = scoring.reward(accuracy, measures)
-    return {**outcome, "status": "complete", "accuracy": accuracy, "reward": reward,
-            "values": scoring.values(accuracy, reward, measures)}
+    return Outcome("complete", accuracy=accuracy, reward=reward, values=scoring.values(accuracy, reward, measures),
+                   **trained)

@@ -7,14 +7,15 @@ import csv
 import io
 import math
 import pprint
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixsearch.search_space import loads_arch, save_arch, timm_kwargs, to_timm_arch_def
+from mixsearch.search_space import encode_block, save_arch, timm_kwargs, to_timm_arch_def
 from mixsearch.search_space.arch_io import write_atomic
 from mixsearch.search_space.errors import SpecError
 
-from .records import TrialRecord
+from .records import TrialRecord, status_counts
 
 CSV_COLUMNS = ("number", "status", "accuracy", "reward", "flops", "num_params", "latency_ms", "seconds",
                "epochs", "failure", "hostname", "pid", "node_id", "blocks")
@@ -26,7 +27,7 @@ def cost_of(record: TrialRecord, metric: str) -> float | None:
 
 def best_record(records: list[TrialRecord]) -> TrialRecord | None:
     """The complete trial with the highest reward (ties: the earlier trial)."""
-    done = [r for r in records if r.status == "complete" and r.reward is not None and math.isfinite(r.reward)]
+    done = [r for r in records if r.scored]
     return max(done, key=lambda r: (r.reward, -r.number)) if done else None
 
 
@@ -43,6 +44,22 @@ def pareto_front(records: list[TrialRecord], metric: str) -> list[TrialRecord]:
     return sorted(front, key=lambda r: (cost_of(r, metric), r.number))
 
 
+@dataclass(frozen=True)
+class RunReport:
+    """What a run's outputs and summary show, computed once from its records."""
+
+    records: tuple[TrialRecord, ...]
+    metric: str                        # the cost of the Pareto front: "flops" or "latency"
+    best: TrialRecord | None
+    pareto: tuple[TrialRecord, ...]
+    counts: dict[str, int]
+
+    @classmethod
+    def of(cls, records: list[TrialRecord], metric: str) -> "RunReport":
+        return cls(records=tuple(records), metric=metric, best=best_record(records),
+                   pareto=tuple(pareto_front(records, metric)), counts=status_counts(records))
+
+
 def figures(record: TrialRecord, run_name: str) -> dict[str, Any]:
     """Measured and predicted figures of a trial, for the YAML metadata."""
     return {"run": run_name, "trial": record.number, "proxy_accuracy": record.accuracy, "reward": record.reward,
@@ -50,14 +67,14 @@ def figures(record: TrialRecord, run_name: str) -> dict[str, Any]:
             "train_seconds": record.seconds}
 
 
-def write_outputs(run_dir: Path, records: list[TrialRecord], metric: str, run_name: str) -> dict[str, Path]:
+def write_outputs(run_dir: Path, report: RunReport, run_name: str) -> dict[str, Path]:
     """Write every output; returns the paths written by kind (best.yaml absent when no trial completed)."""
     paths: dict[str, Path] = {"trials_csv": run_dir / "trials.csv", "plot": run_dir / "progress.png"}
-    write_atomic(paths["trials_csv"], trials_csv(records))
-    write_atomic(paths["plot"], progress_plot(records, metric))
-    best = best_record(records)
+    write_atomic(paths["trials_csv"], trials_csv(report.records))
+    write_atomic(paths["plot"], progress_plot(report))
+    best = report.best
     if best is not None:
-        arch = loads_arch(best.arch).replace(name=f"{run_name}-trial{best.number}")
+        arch = best.spec.replace(name=f"{run_name}-trial{best.number}")
         paths["best"] = run_dir / "best.yaml"
         save_arch(arch, paths["best"], metadata=figures(best, run_name))
         paths["timm"] = run_dir / "best_timm.txt"
@@ -65,10 +82,10 @@ def write_outputs(run_dir: Path, records: list[TrialRecord], metric: str, run_na
     pareto_dir = run_dir / "pareto"
     pareto_dir.mkdir(exist_ok=True)
     wanted = set()
-    for record in pareto_front(records, metric):
+    for record in report.pareto:
         name = f"trial_{record.number:04d}.yaml"
         wanted.add(name)
-        arch = loads_arch(record.arch).replace(name=f"{run_name}-trial{record.number}")
+        arch = record.spec.replace(name=f"{run_name}-trial{record.number}")
         save_arch(arch, pareto_dir / name, metadata=figures(record, run_name))
     for stale in pareto_dir.glob("trial_*.yaml"):
         if stale.name not in wanted:
@@ -90,32 +107,26 @@ def timm_text(arch, number: int) -> str:
             f"kwargs = {pprint.pformat(timm_kwargs(arch), width=100)}\n")
 
 
-def trials_csv(records: list[TrialRecord]) -> str:
+def trials_csv(records: tuple[TrialRecord, ...]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in records:
         row = {k: getattr(r, k, None) for k in CSV_COLUMNS}
         row["epochs"] = len(r.curve)
-        row["blocks"] = " ".join(_blocks(r.arch))
+        row["blocks"] = " ".join(encode_block(b, r.spec.act) for b in r.spec.blocks) if r.spec else ""
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
 
 
-def _blocks(arch_text: str) -> list[str]:
-    if not arch_text:
-        return []
-    import yaml
-    return [str(b) for b in (yaml.safe_load(arch_text) or {}).get("blocks", [])]
-
-
-def progress_plot(records: list[TrialRecord], metric: str) -> bytes:
+def progress_plot(report: RunReport) -> bytes:
     """PNG: reward per trial with the best so far, and accuracy against cost with the Pareto front."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [r for r in records if r.status == "complete" and r.reward is not None]
+    metric = report.metric
+    done = [r for r in report.records if r.status == "complete" and r.reward is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     if done:
         numbers = [r.number for r in done]
@@ -129,8 +140,7 @@ def progress_plot(records: list[TrialRecord], metric: str) -> bytes:
         left.legend()
         costs = [cost_of(r, metric) for r in done]
         right.scatter(costs, [r.accuracy for r in done], s=14, label="trial")
-        front = pareto_front(records, metric)
-        right.plot([cost_of(r, metric) for r in front], [r.accuracy for r in front], "o-", color="C3",
+        right.plot([cost_of(r, metric) for r in report.pareto], [r.accuracy for r in report.pareto], "o-", color="C3",
                    label="Pareto front")
         right.legend()
     left.set_xlabel("trial")

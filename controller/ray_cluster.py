@@ -3,7 +3,7 @@
 Every address stays on the loopback interface when the user asks for it. Ray 2.60 "helpfully"
 rewrites 127.0.0.1 into the machine's network address (it assumes a loopback node can't be part
 of a cluster), which both leaks the search onto the network and fails where that interface is
-firewalled; `_loopback_kept()` turns that rewrite off for the duration of `ray.init`.
+firewalled; `compat.ray_loopback_kept()` turns that rewrite off for the duration of `ray.init`.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mixsearch.search_space.errors import MixsearchError
 
+from . import compat
+
 LOOPBACK = "127.0.0.1"
-# Ray's switch for "clusters on a machine whose nodes sit on loopback"; 0 keeps 127.0.0.1 as given.
-_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 _AUTH_MODE = "RAY_AUTH_MODE"
 _CONNECT_TIMEOUT_S = 2.0
 
@@ -114,19 +114,11 @@ def _environment(**values: str | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _loopback_kept(host: str) -> Iterator[None]:
-    """While Ray starts or connects, keep a loopback host as 127.0.0.1 instead of the NIC address."""
     if host not in (LOOPBACK, "localhost"):
         yield
         return
-    import ray._private.ray_constants as ray_constants
-
-    saved = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        with _environment(**{_CLUSTER_SWITCH: "0"}):
-            yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved
+    with compat.ray_loopback_kept():
+        yield
 
 
 def node_addresses() -> list[str]:
@@ -169,14 +161,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[None]:
         # A local ray.init turns token auth on by writing RAY_AUTH_MODE into os.environ for good;
         # restore it so a later connect in this process sees the user's own setting.
         with _environment(**{_AUTH_MODE: os.environ.get(_AUTH_MODE)}), _loopback_kept(LOOPBACK):
-            ray.init(
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                _node_ip_address=LOOPBACK,
-                _temp_dir=temp_dir,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+            compat.ray_init_local(num_cpus, LOOPBACK, temp_dir)
             try:
                 _check_loopback_nodes(LOOPBACK)
                 yield
@@ -195,9 +180,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[None]:
                 f"--ray-address: could not join the Ray cluster at {host}:{port} "
                 f"({str(err).splitlines()[0][:160]}); check it with `ray status --address={host}:{port}`"
             ) from None
-        except Exception as err:  # Ray reports auth and version mismatches with its own types
-            if type(err).__name__ != "AuthenticationError":
-                raise
+        except ray.exceptions.AuthenticationError:
             raise RayClusterError(
                 f"--ray-address: the cluster at {host}:{port} refused this driver's token; set "
                 "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to the head's token file (~/.ray/auth_token)"

@@ -5,24 +5,19 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from .records import FINISHED, record_from_trial
+from .records import FINISHED, mark_interrupted, stored_status
+
+DRIVER_STOPPED = "interrupted: the driver stopped while it ran; its parameters were queued again"
 
 
-def recover_interrupted(study: optuna.Study) -> list[int]:
+def recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Mark RUNNING trials interrupted, re-queue their parameters; returns their numbers."""
-    numbers = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, "status", "interrupted")
-        storage.set_trial_user_attr(trial._trial_id, "failure", "interrupted: the driver stopped while it ran; "
-                                                                "its parameters were queued again")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        study.enqueue_trial(dict(trial.params), user_attrs={"requeued_from": trial.number},
-                            skip_if_exists=False)
-        numbers.append(trial.number)
-    return numbers
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in running:
+        mark_interrupted(study, storage, trial, DRIVER_STOPPED)
+    return [trial.number for trial in running]
 
 
 def count_finished(study: optuna.Study) -> int:
     """Trials that used up a place in the budget (complete, pruned or failed; not rejected/interrupted)."""
-    return sum(record_from_trial(t).status in FINISHED for t in study.get_trials(deepcopy=False))
+    return sum(stored_status(t) in FINISHED for t in study.get_trials(deepcopy=False))

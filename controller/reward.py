@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .targets import TargetError
+from mixsearch.search_space.errors import UsageError
 
 REWARD_PRESETS: dict[str, tuple[float, float]] = {"soft": (-0.07, -0.07), "hard": (0.0, -1.0)}
 
@@ -16,7 +16,7 @@ REWARD_PRESETS: dict[str, tuple[float, float]] = {"soft": (-0.07, -0.07), "hard"
 def reward_exponents(kind: str, alpha: float | None = None, beta: float | None = None) -> tuple[float, float]:
     """(alpha, beta) of a preset, each overridable."""
     if kind not in REWARD_PRESETS:
-        raise TargetError(f"--reward: got {kind!r}, allowed: {', '.join(REWARD_PRESETS)}")
+        raise UsageError(f"--reward: got {kind!r}, allowed: {', '.join(REWARD_PRESETS)}")
     preset_alpha, preset_beta = REWARD_PRESETS[kind]
     return (preset_alpha if alpha is None else float(alpha), preset_beta if beta is None else float(beta))
 

@@ -17,7 +17,7 @@ from mixsearch.search_space.errors import MixsearchError
 from mixsearch.search_space.safe_io import InputFileError, parse_yaml, read_text
 
 from .preflight import preflight
-from .records import STUDY_FILE
+from .storage import STUDY_FILE
 
 CONFIG_FILE = "config.yaml"
 LOCK_FILE = "driver.lock"  # flock'ed by the run's driver; the kernel releases it when the driver dies

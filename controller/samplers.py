@@ -7,8 +7,9 @@ from typing import Callable
 import optuna
 from optuna.samplers import BaseSampler
 
+from mixsearch.search_space.errors import UsageError
+
 from .evolution import RegularizedEvolutionSampler
-from .targets import TargetError
 
 
 def _tpe(seed: int, budget: int, multi_objective: bool) -> BaseSampler:
@@ -29,7 +30,7 @@ def _random(seed: int, budget: int, multi_objective: bool) -> BaseSampler:
 
 def _evolution(seed: int, budget: int, multi_objective: bool) -> BaseSampler:
     if multi_objective:
-        raise TargetError("--sampler evolution is single-objective; use --sampler nsga2 or tpe with --objectives")
+        raise UsageError("--sampler evolution is single-objective; use --sampler nsga2 or tpe with --objectives")
     population = max(4, min(20, budget // 4))
     return RegularizedEvolutionSampler(population_size=population, tournament_size=max(2, population // 4), seed=seed)
 
@@ -42,5 +43,5 @@ SAMPLERS: dict[str, Callable[[int, int, bool], BaseSampler]] = {
 def make_sampler(name: str, seed: int, budget: int = 50, multi_objective: bool = False) -> BaseSampler:
     """A fresh sampler seeded with `seed`, its population sizes scaled to a budget of `budget` trials."""
     if name not in SAMPLERS:
-        raise TargetError(f"--sampler: got {name!r}, allowed: {', '.join(SAMPLERS)}")
+        raise UsageError(f"--sampler: got {name!r}, allowed: {', '.join(SAMPLERS)}")
     return SAMPLERS[name](seed, budget, multi_objective)

@@ -22,115 +22,58 @@ import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import optuna
 
-from mixsearch.search_space.errors import MixsearchError
+from mixsearch.search_space.errors import MixsearchError, UsageError
 
 from .config_check import MAX_SEED, MAX_TRIALS, check_values
 from .interrupts import interrupt_once
-from .objective import CostModel, Proposer, Scoring
-from .outputs import best_record, pareto_front, write_outputs
+from .objective import CostModel, Scoring, cost_metric
+from .outputs import RunReport, write_outputs
 from .prefilter import prefilter_candidates
-from .records import TrialRecord, load_trials, open_storage, status_counts, study_name
+from .records import TrialRecord
 from .resume import count_finished, recover_interrupted
 from .reward import reward_exponents
 from .run_folder import CONFIG_FILE, RunFolderError, load_config, lock_run, prepare_run_folder, save_config
 from .samplers import make_sampler
+from .search_config import DEFINING_FIELDS, OBJECTIVE_SETS, SearchConfig
+from .storage import open_storage, study_name
 from .study_check import check_study_storage
-from .targets import TargetError, format_flops
+from .targets import format_flops
+from .trials import load_trials
 
 DEFAULT_TRIALS = 40
 DEFAULT_TIME_BUDGET_S = 12 * 60.0
 SOFT_CAP_RATIO = 1.5
-OBJECTIVE_SETS = {("reward",), ("accuracy", "flops"), ("accuracy", "latency")}
-# Fields that define what is searched; a resumed run must keep them.
-DEFINING_FIELDS = ("space", "target_flops", "target_latency_ms", "latency_table", "latency_runtime", "reward",
-                   "alpha", "beta", "flops_cap", "latency_cap_ms", "objectives", "sampler", "seed", "prefilter", "proxy",
-                   "early_stopping", "storage")
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    name: str = "search"
-    runs_dir: str = "runs"
-    space: str = "default"                  # a shipped space name or a space YAML path
-    target_flops: int | None = None         # multiply-adds at the space's resolution
-    target_latency_ms: float | None = None
-    latency_table: str | None = None        # None: this machine's table from latency/cache.py,
-    latency_runtime: str | None = None      # measured on this runtime (None: xnnpack if installed, else onnxruntime)
-    reward: str = "soft"                    # soft | hard (REWARD_PRESETS)
-    alpha: float | None = None              # override the preset's exponents
-    beta: float | None = None
-    flops_cap: int | None = None            # None: from the target (module docstring)
-    latency_cap_ms: float | None = None
-    objectives: tuple[str, ...] = ("reward",)  # or ("accuracy", "flops"|"latency"): a Pareto search
-    sampler: str = "tpe"
-    seed: int = 0
-    trials: int | None = None
-    time_budget_s: float | None = None
-    prefilter: int = 0                      # score this many random candidates zero-cost, queue the best
-    proxy: Any = None                       # mixsearch.evaluator.ProxyConfig; None = its defaults
-    early_stopping: bool = True             # Optuna's median pruner in-process, ASHA on Ray
-    workers: int = 0                        # > 0: a local Ray with this many CPUs
-    ray_address: str | None = None          # HOST:PORT of a running Ray cluster
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    concurrency: int | None = None          # Ray trials at once; None = as many as resources allow
-    storage: str | None = None              # SQLAlchemy URL of the study; None = runs/<name>/study.db
-    resume: bool = False
-    progress: bool = True
-
-    def replace(self, **changes: Any) -> "SearchConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["objectives"] = list(self.objectives)
-        data["proxy"] = self.proxy_config().to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
-        from mixsearch.evaluator import ProxyConfig
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names, key=str)
-        if unknown:
-            raise RunFolderError(f"unknown key {unknown[0]!r}; the run folder was written by another "
-                                 f"mixsearch version")
-        values = dict(data)
-        if isinstance(values.get("objectives"), list):
-            values["objectives"] = tuple(values["objectives"])
-        if values.get("proxy") is not None:
-            try:
-                values["proxy"] = ProxyConfig.from_dict(values["proxy"])
-            except MixsearchError as err:
-                raise RunFolderError(f"proxy: {err}") from None
-        return cls(**values)
-
-    def proxy_config(self):
-        from mixsearch.evaluator import ProxyConfig
-        return self.proxy if self.proxy is not None else ProxyConfig()
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.runs_dir) / self.name
-
-
-@dataclass
 class SearchResult:
     run_dir: Path
-    records: list[TrialRecord]
-    best: TrialRecord | None
-    pareto: list[TrialRecord]
+    report: RunReport          # records, best, Pareto front and counts, as the outputs show them
     paths: dict[str, Path]
     seconds: float
-    cost_metric: str = "flops"
     interrupted: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def records(self) -> tuple[TrialRecord, ...]:
+        return self.report.records
+
+    @property
+    def best(self) -> TrialRecord | None:
+        return self.report.best
+
+    @property
+    def pareto(self) -> tuple[TrialRecord, ...]:
+        return self.report.pareto
+
+    @property
+    def cost_metric(self) -> str:
+        return self.report.metric
 
     @property
     def best_yaml(self) -> Path | None:
@@ -140,7 +83,7 @@ class SearchResult:
 def parse_objectives(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in str(text).split(",") if part.strip())
     if names not in OBJECTIVE_SETS:
-        raise TargetError(f"--objectives: got {text!r}; allowed: reward (the default), accuracy,flops or "
+        raise UsageError(f"--objectives: got {text!r}; allowed: reward (the default), accuracy,flops or "
                           f"accuracy,latency")
     return names
 
@@ -167,7 +110,7 @@ def _check(config: SearchConfig) -> None:
     if config.workers or config.ray_address:
         if device.startswith("cuda") and config.gpus_per_trial <= 0:
             # Ray hides every GPU from a trial that reserved none: each trial would fail on its first step.
-            raise TargetError(f"proxy.device is {device!r} but --gpus-per-trial is {config.gpus_per_trial:g}: "
+            raise UsageError(f"proxy.device is {device!r} but --gpus-per-trial is {config.gpus_per_trial:g}: "
                               "Ray trials see only the GPUs they reserve; pass --gpus-per-trial (e.g. 1 or 0.5)")
     else:  # in-process: the GPU asked for must be here
         from mixsearch.evaluator.proxy import resolve_device
@@ -200,16 +143,16 @@ def build_problem(config: SearchConfig):
     smallest = space.min_flops()
     for what, value in (("--target-flops", config.target_flops), ("--flops-cap", flops_cap)):
         if value is not None and value < smallest:
-            raise TargetError(f"{what} {format_flops(value)}: no architecture of space {config.space!r} is that small; "
+            raise UsageError(f"{what} {format_flops(value)}: no architecture of space {config.space!r} is that small; "
                               f"the smallest needs {format_flops(smallest)} multiply-adds ({smallest}) at "
                               f"{space.resolution}x{space.resolution}")
     if latency_cap is not None and table is not None:
         fastest = table.calibrate(space.cost_bounds(table.layer_ms)[0])  # calibration scale > 0: monotone
         if latency_cap < fastest:
             what = "--latency-cap" if config.latency_cap_ms is not None else "--target-latency"
-            raise TargetError(f"{what}: a cap of {latency_cap:.3f} ms rejects every architecture of space "
+            raise UsageError(f"{what}: a cap of {latency_cap:.3f} ms rejects every architecture of space "
                               f"{config.space!r}; the fastest is predicted at {fastest:.3f} ms")
-    metric = "latency" if (config.target_latency_ms is not None or "latency" in config.objectives) else "flops"
+    metric = cost_metric(config.target_latency_ms, config.objectives)
     target = config.target_latency_ms if metric == "latency" else config.target_flops
     cost_model = CostModel(metric=metric, target=target, flops_cap=flops_cap, latency_cap=latency_cap, table=table)
     scoring = Scoring(proxy=config.proxy_config(), cost_model=cost_model, alpha=alpha, beta=beta,
@@ -233,7 +176,8 @@ def _check_resume(config: SearchConfig, folder: Path) -> None:
                                  f"{config.name} --resume) or start a new --name")
 
 
-def open_study(config: SearchConfig, folder: Path, scoring: Scoring, budget: int) -> optuna.Study:
+def open_study(config: SearchConfig, storage: optuna.storages.BaseStorage, scoring: Scoring,
+               budget: int) -> optuna.Study:
     sampler = make_sampler(config.sampler, config.seed, budget, scoring.multi_objective)
     # Median rule from the second epoch on: an epoch-1 accuracy under a one-cycle schedule says
     # little about the final one (measured: successive halving from epoch 1 pruned 7 of the first
@@ -242,7 +186,7 @@ def open_study(config: SearchConfig, folder: Path, scoring: Scoring, budget: int
               if config.early_stopping and not scoring.multi_objective else optuna.pruners.NopPruner())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name(config.name, config.storage),
-                                storage=open_storage(folder, config.storage), sampler=sampler, pruner=pruner,
+                                storage=storage, sampler=sampler, pruner=pruner,
                                 directions=scoring.directions, load_if_exists=True)
     existing = len(study.get_trials(deepcopy=False))
     if existing:
@@ -291,9 +235,10 @@ def run_search(config: SearchConfig, on_start: Callable[[Path], None] | None = N
 
 def _run_in(folder: Path, config: SearchConfig, space, scoring: Scoring, trials: int, time_budget: float | None,
             start: float) -> SearchResult:
-    study = open_study(config, folder, scoring, trials)
+    storage = open_storage(folder, config.storage)
+    study = open_study(config, storage, scoring, trials)
     if config.resume:
-        recover_interrupted(study)
+        recover_interrupted(study, storage)
     elif config.prefilter:
         keep = max(1, min(trials, math.ceil(config.prefilter / 4)))
         for params in prefilter_candidates(space, scoring.cost_model, scoring.proxy, config.prefilter, keep,
@@ -301,26 +246,23 @@ def _run_in(folder: Path, config: SearchConfig, space, scoring: Scoring, trials:
             study.enqueue_trial(params)
     remaining = max(0, trials - count_finished(study))
     deadline = None if time_budget is None else start + time_budget
-    proposer = Proposer(space, scoring.cost_model)
     progress = _Progress(study, trials, trials - remaining, config.progress)
     interrupted = False
     with interrupt_once("mixsearch: stopping: saving the finished trials (a moment)") as ctrl_c:
         try:
             if remaining:
-                _execute(config, study, proposer, scoring, folder, remaining, deadline, progress)
+                _execute(config, study, space, scoring, folder, remaining, deadline, progress)
         except KeyboardInterrupt:
             ctrl_c.stopping()
             interrupted = True
         finally:
             progress.close()
         if interrupted:  # what this driver was training is no one's now: interrupted, queued again
-            recover_interrupted(study)
-        records = load_trials(folder)
-        paths = write_outputs(folder, records, scoring.cost_model.metric, config.name)
-    result = SearchResult(run_dir=folder, records=records, best=best_record(records),
-                          pareto=pareto_front(records, scoring.cost_model.metric), paths=paths,
-                          seconds=time.time() - start, cost_metric=scoring.cost_model.metric,
-                          interrupted=interrupted, counts=status_counts(records))
+            recover_interrupted(study, storage)
+        report = RunReport.of(load_trials(folder), scoring.cost_model.metric)
+        paths = write_outputs(folder, report, config.name)
+    result = SearchResult(run_dir=folder, report=report, paths=paths, seconds=time.time() - start,
+                          interrupted=interrupted)
     if interrupted:
         raise SearchInterrupted(result)
     return result
@@ -334,19 +276,17 @@ class SearchInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-def _execute(config: SearchConfig, study: optuna.Study, proposer: Proposer, scoring: Scoring, folder: Path,
+def _execute(config: SearchConfig, study: optuna.Study, space, scoring: Scoring, folder: Path,
              remaining: int, deadline: float | None, progress: "_Progress") -> None:
     if config.workers or config.ray_address:
         from .execution_ray import run_ray
         from .ray_cluster import connect
         with connect(config.ray_address, num_cpus=config.workers or None):
-            run_ray(proposer, scoring, open_storage(folder, config.storage), study.study_name, study.sampler,
-                    folder, remaining, deadline,
-                    config.early_stopping, config.cpus_per_trial, config.gpus_per_trial, config.concurrency,
-                    on_finish=progress.update)
+            run_ray(study, space, scoring, folder, remaining, deadline, config.early_stopping, config.cpus_per_trial,
+                    config.gpus_per_trial, config.concurrency, on_finish=progress.update)
     else:
         from .execution_local import run_local
-        run_local(study, proposer, scoring, remaining, deadline, config.early_stopping, on_trial=progress.update)
+        run_local(study, space, scoring, remaining, deadline, config.early_stopping, on_trial=progress.update)
 
 
 class _Progress:

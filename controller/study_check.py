@@ -10,7 +10,8 @@ import stat
 import urllib.parse
 from pathlib import Path
 
-from .records import STUDY_FILE, StorageError, shown_url, storage_url
+from . import compat
+from .storage import STUDY_FILE, StorageError, open_storage, shown_url, storage_url
 
 # What the run folder keeps besides the study: the results as of the last summary written.
 RESULT_FILES = ("config.yaml", "trials.csv", "best.yaml", "best_timm.txt", "progress.png", "pareto")
@@ -18,9 +19,7 @@ RESULT_FILES = ("config.yaml", "trials.csv", "best.yaml", "best_timm.txt", "prog
 
 def optuna_tables() -> frozenset[str]:
     """Tables of Optuna's RDB schema (its models; alembic keeps the schema version)."""
-    from optuna.storages._rdb.models import BaseModel  # the one list of them Optuna has
-
-    return frozenset(BaseModel.metadata.tables) | {"alembic_version"}
+    return compat.optuna_table_names() | {"alembic_version"}
 
 
 def intact_files(run_dir: str | os.PathLike) -> str:
@@ -114,8 +113,6 @@ def _read_schema(url: str, where: str, lost, must_hold_study: bool) -> tuple[set
 
 def _unopenable(url: str) -> StorageError:
     """The error opening the storage gives (it fails the same way, so it creates nothing)."""
-    from .records import open_storage
-
     try:
         open_storage(".", url).engine.dispose()
     except StorageError as err:

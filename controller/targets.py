@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import re
 
-from mixsearch.search_space.errors import MixsearchError
+from mixsearch.search_space.errors import UsageError
 
 
-class TargetError(MixsearchError, ValueError):
-    """A target, budget or objective string the user can fix."""
+class TargetError(UsageError):
+    """A target, budget or latency string that cannot be read."""
 
 
 _NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)"

@@ -27,15 +27,14 @@ class EvalResult:
     """accuracy: final validation accuracy in [0, 1] (0.0 when failed); val_loss: final validation
     loss (None when failed); curve: one metrics dict per completed epoch (epoch, train_loss,
     val_loss, val_accuracy, lr, seconds); seconds: wall time of the whole evaluation.
-    params / flops: the arch as given; proxy_params / proxy_flops: the model actually trained."""
+    proxy_params / proxy_flops: the model actually trained (the arch's own cost is the caller's:
+    count_params / count_flops of the spec it gave)."""
 
     accuracy: float
     val_loss: float | None
     curve: list[dict[str, float]]
     seconds: float
     failure: Failure | None = None
-    params: int = 0
-    flops: int = 0
     proxy_params: int = 0
     proxy_flops: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -47,7 +46,7 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "val_loss": self.val_loss, "curve": [dict(m) for m in self.curve],
                 "seconds": self.seconds, "failure": self.failure.to_dict() if self.failure else None,
-                "params": self.params, "flops": self.flops, "proxy_params": self.proxy_params,
+                "proxy_params": self.proxy_params,
                 "proxy_flops": self.proxy_flops, "extra": dict(self.extra)}
 
     @classmethod

@@ -54,7 +54,7 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
     start = time.monotonic()
     data = load_data(config)
     device = resolve_device(config)
-    costs = {"params": count_params(arch), "flops": count_flops(arch)}
+    costs: dict[str, int] = {}
     curve: list[dict[str, float]] = []
     with torch_settings(config):
         # The proxy's width may make a grouped conv impossible: that is the candidate's failure too.

@@ -41,3 +41,8 @@ class SpecError(MixsearchError, ValueError):
     def with_source(self, source: str) -> "SpecError":
         """The same error, naming the file it came from."""
         return SpecError(self.path, self.message, source=source)
+
+
+class UsageError(MixsearchError, ValueError):
+    """A command used wrongly: a flag's value out of range, flags that do not go together, a
+    missing argument. The message names the flag (or the settings file and field) and the fix."""

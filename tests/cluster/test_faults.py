@@ -124,7 +124,7 @@ def test_local_ray_is_pinned_to_loopback_and_shut_down(monkeypatch):
 def test_in_process_driver_killed_then_resumed_trains_no_candidate_twice(tmp_path, proxy_file, driver, wait_until):
     """The kill lands while trial 2 trains (its parameters complete), so the resumed sampler's first
     fresh proposals are exactly where a sampler replaying its seed would repeat trials 0 and 1."""
-    from mixsearch.controller.records import load_trials
+    from mixsearch.controller.trials import load_trials
 
     run_dir = tmp_path / "runs" / "local-kill"
     # Trials of a few seconds each (all the digits, 3 epochs): the half-second poll sees trial 2 training.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from mixsearch.controller.records import load_trials
+from mixsearch.controller.trials import load_trials
 from mixsearch.search_space.errors import MixsearchError
 
 COMMON = ("--target-flops", "300M", "--sampler", "random", "--seed", "3", "--no-progress", "--no-early-stopping",

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mixsearch.cli import main
-from mixsearch.controller.records import load_trials
+from mixsearch.controller.trials import load_trials
 from mixsearch.search_space.errors import MixsearchError
 
 TINY_PROXY = {"epochs": 1, "data_fraction": 0.1, "resolution": 16, "width_mult": 0.25, "threads": 1, "repeats": 1,

@@ -8,10 +8,11 @@ import time
 
 import sqlalchemy
 
-from mixsearch.controller.records import load_trials
-from mixsearch.controller.search import SearchConfig, build_problem, open_study, run_search
-from mixsearch.controller.objective import Proposer
+from mixsearch.controller.objective import propose_feasible
 from mixsearch.controller.run_folder import prepare_run_folder, save_config
+from mixsearch.controller.search import SearchConfig, build_problem, open_study, run_search
+from mixsearch.controller.storage import open_storage
+from mixsearch.controller.trials import load_trials
 from mixsearch.search_space.errors import MixsearchError
 
 CHILD = textwrap.dedent("""
@@ -73,12 +74,13 @@ def test_a_trial_left_running_is_interrupted_and_requeued(tmp_path, tiny_proxy):
     space, scoring = build_problem(config)
     folder = prepare_run_folder(config.runs_dir, config.name, resume=False)
     save_config(folder, config.to_dict())
-    study = open_study(config, folder, scoring, 2)
-    orphan = study.ask()  # what a driver killed mid-training leaves behind: a RUNNING trial
-    Proposer(space, scoring.cost_model)(orphan)
+    study = open_study(config, open_storage(folder), scoring, 2)
+    # what a driver killed mid-training leaves behind: a proposed trial, RUNNING
+    orphan = propose_feasible(study, space, scoring.cost_model).trial.number
     del study
     result = run_search(config.replace(resume=True))
     by_number = {r.number: r for r in result.records}
-    assert by_number[0].status == "interrupted" and "interrupted" in by_number[0].failure
-    assert by_number[1].params == by_number[0].params and by_number[1].finished
+    assert by_number[orphan].status == "interrupted" and "driver stopped" in by_number[orphan].failure
+    requeued = by_number[orphan + 1]
+    assert requeued.params == by_number[orphan].params and requeued.finished
     assert sum(r.finished for r in result.records) == 2

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from mixsearch.controller.reward import REWARD_PRESETS, reward, reward_exponents
-from mixsearch.controller.targets import TargetError
+from mixsearch.search_space.errors import UsageError
 
 
 def paper_reward(acc, lat, target, alpha, beta):
@@ -38,7 +38,7 @@ def test_reward_matches_the_paper_formula(kind, acc, cost):
 def test_exponents_are_overridable_and_unknown_presets_refused():
     assert reward_exponents("soft", alpha=-0.1) == (-0.1, -0.07)
     assert reward_exponents("hard", beta=-2) == (0.0, -2.0)
-    with pytest.raises(TargetError, match="soft, hard"):
+    with pytest.raises(UsageError, match="soft, hard"):
         reward_exponents("medium")
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from mixsearch.controller.evolution import RegularizedEvolutionSampler
 from mixsearch.controller.samplers import SAMPLERS, make_sampler
-from mixsearch.controller.targets import TargetError
+from mixsearch.search_space.errors import UsageError
 from mixsearch.search_space import count_flops, count_params
 from mixsearch.search_space.space import default_space
 
@@ -41,12 +41,12 @@ def test_multi_objective_samplers_reproducible(name):
 
 
 def test_evolution_refuses_multi_objective():
-    with pytest.raises(TargetError, match="single-objective"):
+    with pytest.raises(UsageError, match="single-objective"):
         make_sampler("evolution", 0, multi_objective=True)
 
 
 def test_unknown_sampler_is_refused_naming_the_choices():
-    with pytest.raises(TargetError, match="tpe, nsga2, random, evolution"):
+    with pytest.raises(UsageError, match="tpe, nsga2, random, evolution"):
         make_sampler("cmaes", 0)
 
 

@@ -8,9 +8,9 @@ import yaml
 import mixsearch.evaluator
 from mixsearch.evaluator import ProxyConfigError
 from mixsearch.controller.outputs import pareto_front
-from mixsearch.controller.records import load_trials
+from mixsearch.controller.trials import load_trials
 from mixsearch.controller.search import SearchConfig, run_search
-from mixsearch.controller.targets import TargetError
+from mixsearch.search_space.errors import UsageError
 from mixsearch.controller.run_folder import RunFolderError
 from mixsearch.search_space import build_model, count_flops, load_arch, load_arch_with_metadata
 from mixsearch.search_space.space import default_space
@@ -74,7 +74,7 @@ def test_hard_reward_caps_at_the_target(tmp_path, tiny_proxy, counted_evaluate):
 
 def test_impossible_target_names_the_smallest_flops(tmp_path, tiny_proxy):
     smallest = default_space().min_flops()
-    with pytest.raises(TargetError, match=str(smallest)):
+    with pytest.raises(UsageError, match=str(smallest)):
         run_search(SearchConfig(name="tiny", runs_dir=str(tmp_path), target_flops=smallest - 1, trials=1,
                                 proxy=tiny_proxy, progress=False))
     assert not (tmp_path / "tiny").exists()  # refused before the run folder was made
@@ -83,7 +83,7 @@ def test_impossible_target_names_the_smallest_flops(tmp_path, tiny_proxy):
 def test_gpu_proxy_on_ray_without_reserved_gpus_is_refused_up_front(tmp_path, tiny_proxy):
     config = SearchConfig(name="gpu", runs_dir=str(tmp_path), target_flops=300_000_000, trials=1, workers=1,
                           proxy=tiny_proxy.replace(device="cuda"), progress=False)
-    with pytest.raises(TargetError, match="proxy.device is 'cuda' but --gpus-per-trial is 0: .* pass --gpus-per-trial"):
+    with pytest.raises(UsageError, match="proxy.device is 'cuda' but --gpus-per-trial is 0: .* pass --gpus-per-trial"):
         run_search(config)
     assert not (tmp_path / "gpu").exists()
     if not torch.cuda.is_available():  # in-process: the GPU must be on this machine
@@ -116,7 +116,7 @@ def test_pareto_search_exports_the_whole_front(tmp_path, tiny_proxy):
     assert front == expected
     files = sorted(p.name for p in (tmp_path / "pareto" / "pareto").glob("*.yaml"))
     assert files == sorted(f"trial_{n:04d}.yaml" for n in front)
-    assert pareto_front(load_trials(tmp_path / "pareto"), "flops") == result.pareto
+    assert tuple(pareto_front(load_trials(tmp_path / "pareto"), "flops")) == result.pareto
 
 
 def test_failing_candidates_are_recorded_and_the_budget_completes(tmp_path, tiny_proxy):
@@ -133,7 +133,7 @@ def test_time_budget_spent_before_the_first_trial_starts_none(tmp_path, tiny_pro
     # The budget runs from the call; loading the data alone outlasts a microsecond, so no trial may start.
     result = run_search(SearchConfig(name="timed", runs_dir=str(tmp_path), target_flops=300_000_000,
                                      time_budget_s=1e-6, proxy=tiny_proxy, progress=False))
-    assert result.records == [] and not result.interrupted
+    assert result.records == () and not result.interrupted
     assert (tmp_path / "timed" / "trials.csv").is_file()
 
 
@@ -141,20 +141,21 @@ def test_deadline_stops_starting_trials_that_would_not_end_in_time(tmp_path, tin
     """A clock that advances 10 s per finished trial, deadline at 25 s: trials start at 0 and 10;
     at 20 the median duration (10 s) would end past the deadline, so a third never starts."""
     from mixsearch.controller.execution_local import run_local
-    from mixsearch.controller.objective import Proposer
-    from mixsearch.controller.search import build_problem, open_study
     from mixsearch.controller.run_folder import prepare_run_folder
+    from mixsearch.controller.search import build_problem, open_study
+    from mixsearch.controller.storage import open_storage
 
     config = SearchConfig(name="clock", runs_dir=str(tmp_path), target_flops=300_000_000, trials=10,
                           proxy=tiny_proxy, progress=False)
     space, scoring = build_problem(config)
-    study = open_study(config, prepare_run_folder(config.runs_dir, config.name, False, None), scoring, 10)
+    folder = prepare_run_folder(config.runs_dir, config.name, False, None)
+    study = open_study(config, open_storage(folder), scoring, 10)
     now = [0.0]
 
     def on_trial(status: str) -> None:
         now[0] += 10.0
 
-    run_local(study, Proposer(space, scoring.cost_model), scoring, 10, deadline=25.0, prune=False,
+    run_local(study, space, scoring, 10, deadline=25.0, prune=False,
               on_trial=on_trial, clock=lambda: now[0])
     finished = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("status") in ("complete", "failed")]
     assert len(finished) == 2 and now[0] == 20.0

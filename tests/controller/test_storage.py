@@ -2,7 +2,8 @@
 import optuna
 import pytest
 
-from mixsearch.controller.records import StorageError, load_trials, study_name
+from mixsearch.controller.storage import StorageError, study_name
+from mixsearch.controller.trials import load_trials
 from mixsearch.controller.search import SearchConfig, resume_config, run_search
 
 
@@ -46,7 +47,7 @@ def test_a_storage_that_cannot_be_opened_is_refused_before_the_run_folder_is_wri
 
 def _open_at_barrier(args) -> str:
     run_dir, barrier = args
-    from mixsearch.controller.records import open_storage
+    from mixsearch.controller.storage import open_storage
     barrier.wait(timeout=30)
     try:
         open_storage(run_dir).engine.dispose()

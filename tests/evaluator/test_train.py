@@ -42,7 +42,6 @@ def test_trains_and_reports_every_epoch(arch, fast_config):
     assert result.accuracy == result.curve[-1]["val_accuracy"]
     assert result.val_loss == result.curve[-1]["val_loss"]
     small = proxy_arch(arch, fast_config, load_data(fast_config))
-    assert (result.params, result.flops) == (count_params(arch), count_flops(arch))
     assert (result.proxy_params, result.proxy_flops) == (count_params(small), count_flops(small))
     assert small.blocks == arch.blocks and small.num_classes == 3 and small.stem_stride == 1
     assert result.seconds > 0
@@ -192,7 +191,7 @@ def test_unbuildable_proxy_is_an_error_result(arch, fast_config):
     bad = arch.replace(blocks=arch.blocks + (BlockSpec(out_chs=16, exp_ratio=2, proj_groups=16),))
     result = evaluate(bad, fast_config.replace(width_mult=0.5))
     assert result.failure.kind == "error" and "proj_groups" in result.failure.message
-    assert result.params == count_params(bad) and result.proxy_params == 0
+    assert result.proxy_params == 0 and result.curve == []
 
 
 def test_default_config_is_the_documented_proxy():
