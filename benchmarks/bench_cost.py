@@ -9,7 +9,7 @@
    per-layer caches first; "warm" is a search's steady state: other specs already met the layers.
 2. MixConv forward+backward, batch 32, 56x56, 96 channels: the naive split/conv/cat path against
    the fused path (one depthwise conv, kernels zero-padded to the largest), ratio from the same run.
-   This is what `modules.fused_is_faster` follows.
+   Why models are built with the split path (`MixConv(impl="split")`, the default).
 Times are CPU seconds of this process (time.process_time, one torch thread by default), so a
 machine shared with other jobs disturbs them less than wall-clock time would.
 """

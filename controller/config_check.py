@@ -7,9 +7,9 @@ Every number is bounded, so no setting can make a search allocate or loop withou
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
+from mixsearch.search_space import checks
 from mixsearch.search_space.cost import MAX_FLOPS
 from mixsearch.search_space.errors import UsageError
 
@@ -25,40 +25,6 @@ MAX_LATENCY_MS = 1e7             # about three hours per inference
 MAX_TIME_BUDGET_S = 366 * 86400.0
 LATENCY_RUNTIMES = ("eager", "onnxruntime", "xnnpack")
 
-def _whole(lo: int, hi: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            return f"a whole number in [{lo}, {hi}]"
-        return None
-    return check
-
-
-def _real(lo: float, hi: float, open_low: bool = False) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-              and (lo < value if open_low else lo <= value) and value <= hi)
-        return None if ok else f"a finite number {'>' if open_low else '>='} {lo:g} and <= {hi:g}"
-    return check
-
-
-def _one_of(allowed) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if isinstance(value, str) and value in allowed else f"one of: {', '.join(allowed)}"
-    return check
-
-
-def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value and "\0" not in value else "a non-empty string"
-
-
-def _flag(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "true or false"
-
-
-def _optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
-    return lambda value: None if value is None else check(value)
-
-
 def _checks() -> dict[str, Callable[[Any], str | None]]:
     from .reward import REWARD_PRESETS
     from .samplers import SAMPLERS
@@ -68,22 +34,22 @@ def _checks() -> dict[str, Callable[[Any], str | None]]:
         return None if names in OBJECTIVE_SETS else "reward, accuracy,flops or accuracy,latency"
 
     return {
-        "name": _text, "runs_dir": _text, "space": _text,
-        "target_flops": _optional(_whole(1, MAX_FLOPS)), "flops_cap": _optional(_whole(1, MAX_FLOPS)),
-        "target_latency_ms": _optional(_real(0, MAX_LATENCY_MS, open_low=True)),
-        "latency_cap_ms": _optional(_real(0, MAX_LATENCY_MS, open_low=True)),
-        "latency_table": _optional(_text), "latency_runtime": _optional(_one_of(LATENCY_RUNTIMES)),
-        "reward": _one_of(tuple(REWARD_PRESETS)),
-        "alpha": _optional(_real(-MAX_EXPONENT, MAX_EXPONENT)), "beta": _optional(_real(-MAX_EXPONENT, MAX_EXPONENT)),
-        "objectives": objectives, "sampler": _one_of(tuple(SAMPLERS)), "seed": _whole(0, MAX_SEED),
-        "trials": _optional(_whole(1, MAX_TRIALS)),
-        "time_budget_s": _optional(_real(0, MAX_TIME_BUDGET_S, open_low=True)),
-        "prefilter": _whole(0, MAX_PREFILTER), "early_stopping": _flag, "workers": _whole(0, MAX_WORKERS),
-        "ray_address": _optional(_text),
-        "cpus_per_trial": _real(0, MAX_RESOURCES_PER_TRIAL, open_low=True),
-        "gpus_per_trial": _real(0, MAX_RESOURCES_PER_TRIAL),
-        "concurrency": _optional(_whole(1, MAX_TRIALS)), "storage": _optional(_text), "resume": _flag,
-        "progress": _flag,
+        "name": checks.text, "runs_dir": checks.text, "space": checks.text,
+        "target_flops": checks.optional(checks.integer(1, MAX_FLOPS)), "flops_cap": checks.optional(checks.integer(1, MAX_FLOPS)),
+        "target_latency_ms": checks.optional(checks.number(0, MAX_LATENCY_MS, open_low=True)),
+        "latency_cap_ms": checks.optional(checks.number(0, MAX_LATENCY_MS, open_low=True)),
+        "latency_table": checks.optional(checks.text), "latency_runtime": checks.optional(checks.one_of(LATENCY_RUNTIMES)),
+        "reward": checks.one_of(tuple(REWARD_PRESETS)),
+        "alpha": checks.optional(checks.number(-MAX_EXPONENT, MAX_EXPONENT)), "beta": checks.optional(checks.number(-MAX_EXPONENT, MAX_EXPONENT)),
+        "objectives": objectives, "sampler": checks.one_of(tuple(SAMPLERS)), "seed": checks.integer(0, MAX_SEED),
+        "trials": checks.optional(checks.integer(1, MAX_TRIALS)),
+        "time_budget_s": checks.optional(checks.number(0, MAX_TIME_BUDGET_S, open_low=True)),
+        "prefilter": checks.integer(0, MAX_PREFILTER), "early_stopping": checks.boolean, "workers": checks.integer(0, MAX_WORKERS),
+        "ray_address": checks.optional(checks.text),
+        "cpus_per_trial": checks.number(0, MAX_RESOURCES_PER_TRIAL, open_low=True),
+        "gpus_per_trial": checks.number(0, MAX_RESOURCES_PER_TRIAL),
+        "concurrency": checks.optional(checks.integer(1, MAX_TRIALS)), "storage": checks.optional(checks.text), "resume": checks.boolean,
+        "progress": checks.boolean,
     }
 
 

@@ -180,8 +180,8 @@ def open_study(config: SearchConfig, storage: optuna.storages.BaseStorage, scori
                budget: int) -> optuna.Study:
     sampler = make_sampler(config.sampler, config.seed, budget, scoring.multi_objective)
     # Median rule from the second epoch on: an epoch-1 accuracy under a one-cycle schedule says
-    # little about the final one (measured: successive halving from epoch 1 pruned 7 of the first
-    # 10 default-proxy trials, and with them most of the budget).
+    # little about the final one (successive halving from epoch 1 pruned most of the first
+    # default-proxy trials, and with them most of the budget; benchmarks/README.md).
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
               if config.early_stopping and not scoring.multi_objective else optuna.pruners.NopPruner())
     optuna.logging.set_verbosity(optuna.logging.WARNING)

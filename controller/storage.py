@@ -30,7 +30,7 @@ def study_name(run_name: str, url: str | None = None) -> str:
 
 def open_storage(run_dir: str | os.PathLike, url: str | None = None) -> optuna.storages.RDBStorage:
     """The run's study storage. SQLite runs in WAL mode with synchronous=NORMAL: a commit costs
-    microseconds instead of an fsync (~20 ms here, and a proposal makes ~70 of them), and every
+    microseconds instead of an fsync (milliseconds, and a proposal makes dozens of commits), and every
     committed write still survives the death of the process (only an OS crash can lose the last ones)."""
     import sqlalchemy
 

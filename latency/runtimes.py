@@ -128,8 +128,8 @@ class EagerRuntime(Runtime):
 
 class OnnxRuntime(Runtime):
     name = "onnxruntime"
-    # Every entry is a session.run (bindings, feeds, output allocation: ~10 us here), a network one:
-    # summed over a network's ~60-90 op entries that was 15% of a 4 ms network.
+    # Every entry is a session.run (bindings, feeds, output allocation), a network one: summed over
+    # a network's dozens of op entries, a visible share of a small network (benchmarks/README.md).
     per_call_overhead = True
 
     def __init__(self, threads: int, clock: str = "wall"):

@@ -1,7 +1,7 @@
 """A latency table: measured entries keyed by signature, metadata, calibration; the predictor.
 
 The file is JSON (a subset of YAML, so any YAML reader loads it too); JSON because a table holds
-thousands of entries and json loads them ~100x faster than yaml.safe_load. Format: latency/FORMAT.md.
+thousands of entries and json loads them far faster than yaml.safe_load. Format: latency/FORMAT.md.
 """
 from __future__ import annotations
 
@@ -80,9 +80,6 @@ class LatencyTable:
 
     def predict_layers_raw(self, layers: Iterable[Layer]) -> float:
         return sum(self.layer_ms(layer) for layer in layers)
-
-    def predict_layers(self, layers: Iterable[Layer]) -> float:
-        return self.calibrate(self.predict_layers_raw(layers))
 
     def set_calibration(self, calibration: dict[str, Any] | None) -> None:
         self.calibration = calibration

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import safe_io
-from .block_string import encode_block
+from .block_string import decode_block, encode_block
 from .cost import check_model_size
 from .errors import SpecError
 from .layers import resolve_layers
@@ -54,6 +54,11 @@ def arch_from_document(doc: Any, source: str = "<string>") -> tuple[ArchSpec, di
         if not isinstance(metadata, dict):
             raise SpecError("metadata", f"expected a mapping, got {type(metadata).__name__}")
         fields = {k: v for k, v in doc.items() if k not in _ENVELOPE}
+        if isinstance(fields.get("blocks"), list):  # blocks as timm strings; the spec reads mappings
+            act = fields.get("act", "relu")
+            default_act = act if isinstance(act, str) else "relu"
+            fields["blocks"] = [decode_block(b, default_act, path=f"blocks[{i}]") if isinstance(b, str) else b
+                                for i, b in enumerate(fields["blocks"])]
         arch = ArchSpec.from_dict(fields)
         resolve_layers(arch)  # channel counts that cannot split into their groups fail here, naming the file
         check_model_size(arch)

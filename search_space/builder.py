@@ -10,25 +10,25 @@ from .modules import Head, MixBlock, Stem
 from .spec import ArchSpec
 
 
-def build_layer(layer: Layer, mixconv_impl: str = "auto") -> nn.Module:
+def build_layer(layer: Layer) -> nn.Module:
     """The module of one resolved layer; the latency table measures exactly these."""
     if isinstance(layer, StemLayer):
         return Stem(layer)
     if isinstance(layer, BlockLayer):
-        return MixBlock(layer, mixconv_impl)
+        return MixBlock(layer)
     if isinstance(layer, HeadLayer):
         return Head(layer)
     raise TypeError(f"not a layer: {layer!r}")
 
 
 class MixNet(nn.Module):
-    def __init__(self, arch: ArchSpec, mixconv_impl: str = "auto"):
+    def __init__(self, arch: ArchSpec):
         super().__init__()
         layers = resolve_layers(arch)
         self.arch = arch
-        self.stem = build_layer(layers[0], mixconv_impl)
-        self.blocks = nn.Sequential(*(build_layer(layer, mixconv_impl) for layer in layers[1:-1]))
-        self.head = build_layer(layers[-1], mixconv_impl)
+        self.stem = build_layer(layers[0])
+        self.blocks = nn.Sequential(*(build_layer(layer) for layer in layers[1:-1]))
+        self.head = build_layer(layers[-1])
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,6 +52,6 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_model(arch: ArchSpec, mixconv_impl: str = "auto") -> MixNet:
+def build_model(arch: ArchSpec) -> MixNet:
     check_model_size(arch)  # a spec over the limits raises here, before any weight is allocated
-    return MixNet(arch, mixconv_impl)
+    return MixNet(arch)

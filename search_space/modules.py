@@ -23,20 +23,21 @@ def batch_norm(channels: int) -> nn.BatchNorm2d:
 class MixConv(nn.Module):
     """Depthwise conv with one kernel size per channel group (Tan & Le 2019).
 
-    impl "split": one depthwise conv per group on a channel slice, outputs concatenated.
+    impl "split" (the default): one depthwise conv per group on a channel slice, outputs concatenated.
     impl "fused": one depthwise conv with every group's weight zero-padded to the largest kernel;
     the parameters stay per-group (so the parameter count is the true one) and are padded at
-    forward time. Zero taps add work but replace k small convs and a concat with one call.
-    "auto" follows `fused_is_faster`, the rule measured by benchmarks/bench_cost.py.
+    forward time. benchmarks/bench_cost.py measures both: the padded taps cost more than the saved
+    calls and concat on CPU and CUDA alike, so models are built split; "fused" is kept for that
+    benchmark.
     crop_to_input (split path): cut each kernel to the taps that can reach the input (`crop_taps`);
     exact, for the proxy's tiny inputs, where 9x9 kernels run on 2x2 maps.
     """
 
     def __init__(self, channels: int, kernels: tuple[int, ...], stride: int = 1, dilation: int = 1,
-                 split: str = "equal", impl: str = "auto"):
+                 split: str = "equal", impl: str = "split"):
         super().__init__()
-        if impl not in ("auto", "split", "fused"):
-            raise ValueError(f"MixConv impl must be 'auto', 'split' or 'fused', got {impl!r}")
+        if impl not in ("split", "fused"):
+            raise ValueError(f"MixConv impl must be 'split' or 'fused', got {impl!r}")
         self.kernels = tuple(kernels)
         self.splits = split_channels(channels, len(self.kernels), split)
         self.stride, self.dilation, self.impl = stride, dilation, impl
@@ -44,13 +45,6 @@ class MixConv(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv2d(c, c, k, stride, padding=k // 2 * dilation, dilation=dilation, groups=c, bias=False)
             for c, k in zip(self.splits, self.kernels))
-
-    def use_fused(self, x: torch.Tensor) -> bool:
-        if len(self.kernels) == 1:
-            return False
-        if self.impl != "auto":
-            return self.impl == "fused"
-        return fused_is_faster(x.device.type, self.kernels)
 
     def fused_weight(self) -> torch.Tensor:
         k_max = max(self.kernels)
@@ -60,7 +54,7 @@ class MixConv(nn.Module):
         depthwise = crop_taps if self.crop_to_input else _call
         if len(self.convs) == 1:
             return depthwise(self.convs[0], x)
-        if self.use_fused(x):
+        if self.impl == "fused":
             k_max = max(self.kernels)
             return F.conv2d(x, self.fused_weight(), None, self.stride, k_max // 2 * self.dilation,
                             self.dilation, groups=x.shape[1])
@@ -78,8 +72,7 @@ def crop_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     n - 1 pixels either way, so only the central 2 * ((n - 1) // dilation) + 1 taps ever meet an
     input pixel; the others multiply padding. Same output size, same values and gradients (cut
     taps get zero gradient either way); different float summation order. A 1x1 map leaves one tap.
-    Measured, default proxy at 16 px, one thread: 9% less time over the 12 benchmark archs (arch0
-    19.4 s -> 16.4 s)."""
+    What it saves on the proxy: benchmarks/README.md ("Cropped taps")."""
     return conv_same_cropped(x, conv.weight, conv.stride, conv.dilation[0], conv.groups)
 
 
@@ -92,21 +85,6 @@ def conv_same_cropped(x: torch.Tensor, weight: torch.Tensor, stride, dilation: i
     if (kh, kw) != (k, k):
         weight = weight[:, :, top:top + kh, left:left + kw]
     return F.conv2d(x, weight, None, stride, (kh // 2 * d, kw // 2 * d), d, groups)
-
-
-def fused_is_faster(device_type: str, kernels: tuple[int, ...]) -> bool:
-    """Whether the zero-padded single conv beats split/conv/cat, by benchmarks/bench_cost.py.
-
-    CPU (2-core x86 VM, torch 2.13, one thread; forward+backward, batch 32, 56x56, 96 channels),
-    fused/split time over three runs: k3.5 1.27-1.62, k3.5.7.9 1.41-1.94, k3.5.7.9.11 1.60-1.88.
-    CUDA (H200, torch 2.11, CUDA-event time, `bench_cost.py --device cuda`): forward+backward as
-    above k3.5 0.98, k3.5.7.9 1.44, k3.5.7.9.11 1.56; forward at batch 1 (latency), 56x56 and
-    14x14: 1.13-1.25. The padded taps cost more than the saved launches and concat on both, so the
-    split path everywhere (a single kernel is a plain depthwise conv either way); `impl="fused"`
-    stays available.
-    """
-    del device_type, kernels  # measured: no device and no mix where fused wins by a margin
-    return False
 
 
 class GroupedConv1x1(nn.Module):
@@ -154,14 +132,14 @@ class Stem(nn.Sequential):
 class MixBlock(nn.Module):
     """Inverted residual (and, without expansion, depthwise-separable) MixNet block."""
 
-    def __init__(self, layer: BlockLayer, mixconv_impl: str = "auto"):
+    def __init__(self, layer: BlockLayer):
         super().__init__()
         self.has_skip = layer.has_skip
         self.expand = nn.Sequential(
             GroupedConv1x1(layer.in_chs, layer.mid_chs, layer.exp_groups),
             batch_norm(layer.mid_chs), make_activation(layer.act)) if layer.has_expansion else nn.Identity()
         self.depthwise = nn.Sequential(
-            MixConv(layer.mid_chs, layer.kernels, layer.stride, layer.dilation, layer.split, mixconv_impl),
+            MixConv(layer.mid_chs, layer.kernels, layer.stride, layer.dilation, layer.split),
             batch_norm(layer.mid_chs), make_activation(layer.act))
         self.se = SqueezeExcite(layer.mid_chs, layer.se_chs, layer.act) if layer.se_chs else nn.Identity()
         self.project = nn.Sequential(GroupedConv1x1(layer.mid_chs, layer.out_chs, layer.proj_groups),

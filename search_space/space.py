@@ -1,13 +1,12 @@
 """The search space as data: network fields plus a list of stages (`space_spec.StageSpace`).
 
-An architecture of the space picks, per stage, a depth and a width and then, for every layer
-independently, one `LayerOption`. Consecutive identical layers are merged into one BlockSpec with
-repeats (the first carries the stride), so an ArchSpec of the space is canonical and equality of
-specs is equality of networks.
+This module holds the data, its YAML form and its validation; the other jobs live beside it and
+`SearchSpace`'s methods call them: the choice codec (space_codec.py: vector, Optuna parameters,
+sampling), membership (space_membership.py) and size and cost bounds (space_cost.py).
 
-Stage boundaries must be readable from the layers alone: a stride-1 stage's widths may not
-overlap the previous stage's. This makes choices <-> architectures a bijection, so `size()` is a
-closed-form product, `encode` is defined on every member and `decode(encode(a))` gives `a` back.
+Stage boundaries must be readable from the layers alone: a stride-1 stage's widths may not overlap
+the previous stage's. This makes choices <-> architectures a bijection, so `size()` is a closed-form
+product, `encode` is defined on every member and `decode(encode(a))` gives `a` back.
 """
 from __future__ import annotations
 
@@ -15,45 +14,28 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import yaml
 
+from . import checks, space_codec, space_cost, space_membership
 from .arch_io import parse_yaml, read_spec_text
 from .cost import layer_flops, layer_params
 from .errors import SpecError
-from .layers import HeadLayer, Layer, StemLayer, block_layers, min_split_channels, out_size
-from .spec import ACTIVATIONS, INT_RANGES, ArchSpec, BlockSpec, _check_int, _check_number
-from .space_spec import LAYER_FIELDS, LayerOption, StageSpace, expand_layers, kernels_text, merge_layers
+from .layers import Layer, min_split_channels
+from .space_codec import Dim
+from .space_spec import StageSpace, applies
+from .spec import ACTIVATIONS, INT_RANGES, ArchSpec, require
 
 SPACE_SCHEMA_VERSION = 1
 # Distinct layers a space may have (the default: 7,084): bounds `space info`, the cost bounds and a latency build.
 MAX_SPACE_LAYERS = 100_000
 _NETWORK_FIELDS = ("name", "resolution", "num_classes", "in_chans", "stem_chs", "stem_stride", "head_chs",
                    "act", "dropout")
-
-
-class Dim(NamedTuple):
-    """One position of the choice vector, also one Optuna parameter (`name`)."""
-
-    name: str
-    stage: int
-    layer: int  # -1 for the stage's depth and width
-    field: str
-    choices: tuple
-
-
-class _Stage(NamedTuple):
-    """A stage as chosen: its depth, its width and one option per layer."""
-
-    depth: int
-    width: int
-    options: tuple[LayerOption, ...]
 
 
 @dataclass(frozen=True)
@@ -78,16 +60,16 @@ class SearchSpace:
     def validate(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise SpecError("name", f"expected a non-empty string, got {self.name!r}")
-        _check_int("resolution", self.resolution, *INT_RANGES["resolution"])
-        _check_int("num_classes", self.num_classes, *INT_RANGES["num_classes"])
-        _check_int("in_chans", self.in_chans, *INT_RANGES["in_chans"])
-        _check_int("stem_chs", self.stem_chs, *INT_RANGES["channels"])
+        require("resolution", self.resolution, checks.integer(*INT_RANGES["resolution"]))
+        require("num_classes", self.num_classes, checks.integer(*INT_RANGES["num_classes"]))
+        require("in_chans", self.in_chans, checks.integer(*INT_RANGES["in_chans"]))
+        require("stem_chs", self.stem_chs, checks.integer(*INT_RANGES["channels"]))
         if isinstance(self.stem_stride, bool) or self.stem_stride not in (1, 2):
             raise SpecError("stem_stride", f"got {self.stem_stride!r}, allowed: 1, 2")
-        _check_int("head_chs", self.head_chs, *INT_RANGES["channels"])
+        require("head_chs", self.head_chs, checks.integer(*INT_RANGES["channels"]))
         if self.act not in ACTIVATIONS:
             raise SpecError("act", f"got {self.act!r}, allowed: {', '.join(ACTIVATIONS)}")
-        _check_number("dropout", self.dropout, 0.0, 0.99)
+        require("dropout", self.dropout, checks.number(0.0, 0.99))
         if not isinstance(self.stages, tuple) or not self.stages:
             raise SpecError("stages", "expected a non-empty list of stages")
         for i, stage in enumerate(self.stages):
@@ -107,14 +89,8 @@ class SearchSpace:
                                       "choice lists")
 
     def layer_count(self) -> int:
-        """An upper bound of len(possible_layers()), counted without building a layer: what
-        `space info`, the cost bounds and a latency table spend time on."""
-        total, previous = 2 + len(self.stages[-1].width), 1  # stem, head(s)
-        for stage in self.stages:
-            options = stage.option_count()
-            total += len(stage.width) * options * (previous + (1 if max(stage.depth) > 1 else 0))
-            previous = len(stage.width)
-        return total
+        """An upper bound of the number of distinct layers (space_cost.layer_count)."""
+        return space_cost.layer_count(self)
 
     def _check_splittable(self, i: int) -> None:
         """Every channel count any layer can have must split into the groups it may be given."""
@@ -125,13 +101,13 @@ class SearchSpace:
         min_in, min_out = min(ins), min(stage.width)
         min_mid = min_in * min(stage.exp_ratio)
         for j, kernels in enumerate(stage.kernels):
-            for split in stage.split if len(kernels) > 1 else ():
+            for split in stage.split if applies("split", {"kernels": kernels}) else ():
                 if min_mid < min_split_channels(len(kernels), split):
                     raise SpecError(f"{path}.kernels[{j}]",
                                     f"{min_mid} depthwise channels (input {min_in} x exp_ratio {min(stage.exp_ratio)}) "
                                     f"cannot be split into {len(kernels)} groups with the {split!r} split; "
                                     "use fewer kernels or wider stages")
-        if any(e > 1 for e in stage.exp_ratio):
+        if stage.relevant("exp_groups"):
             for j, groups in enumerate(stage.exp_groups):
                 if min_in < groups:
                     raise SpecError(f"{path}.exp_groups[{j}]", f"{min_in} input channels cannot be split into "
@@ -178,23 +154,11 @@ class SearchSpace:
         content = {k: v for k, v in self.to_dict().items() if k != "name"}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
-    # ---- the choice vector ----------------------------------------------------------------------
+    # ---- the choice codec (space_codec.py) ---------------------------------------------------------
     @cached_property
     def dims(self) -> tuple[Dim, ...]:
         """Every choice with more than one value, in a fixed order; fixed choices take no position."""
-        dims = []
-        for i, stage in enumerate(self.stages):
-            for field in ("depth", "width"):
-                if len(getattr(stage, field)) > 1:
-                    dims.append(Dim(f"s{i}.{field}", i, -1, field, getattr(stage, field)))
-            for layer in range(max(stage.depth)):
-                for field in LAYER_FIELDS:
-                    choices = getattr(stage, field)
-                    relevant = (field != "split" or any(len(k) > 1 for k in stage.kernels)) and \
-                               (field != "exp_groups" or any(e > 1 for e in stage.exp_ratio))
-                    if len(choices) > 1 and relevant:
-                        dims.append(Dim(f"s{i}.l{layer}.{field}", i, layer, field, choices))
-        return tuple(dims)
+        return space_codec.choice_dims(self)
 
     @property
     def choice_names(self) -> tuple[str, ...]:
@@ -205,240 +169,42 @@ class SearchSpace:
         return tuple(len(d.choices) for d in self.dims)
 
     def decode(self, vector: Sequence[int]) -> ArchSpec:
-        """The architecture of a choice vector. Positions of absent layers and of choices that do
-        not apply (exp_groups without expansion, split with one kernel) are ignored."""
-        if len(vector) != len(self.dims):
-            raise SpecError("vector", f"expected {len(self.dims)} choices for space {self.name!r}, got {len(vector)}")
-        picked: dict[str, Any] = {}
-        for dim, index in zip(self.dims, vector):
-            if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) \
-                    or not 0 <= index < len(dim.choices):
-                raise SpecError(f"vector[{dim.name}]", f"expected an index in [0, {len(dim.choices) - 1}], got {index!r}")
-            picked[dim.name] = dim.choices[index]
-        return self._arch(self._stages_from(lambda name, choices: picked.get(name, choices[0])))
+        return space_codec.decode(self, vector)
 
     def encode(self, arch: ArchSpec) -> tuple[int, ...]:
         """The choice vector of an architecture of the space (0 where a position does not apply)."""
-        stages = self._parse(arch)
+        stages = space_membership.parse_arch(self, arch)
         if isinstance(stages, str):
             raise SpecError("arch", f"not in search space {self.name!r}: {stages}")
-        vector = []
-        for dim in self.dims:
-            chosen = stages[dim.stage]
-            if dim.layer < 0:
-                value = getattr(chosen, dim.field)
-            elif dim.layer < chosen.depth:
-                value = getattr(chosen.options[dim.layer], dim.field)
-                if (dim.field == "split" and len(chosen.options[dim.layer].kernels) == 1) or \
-                        (dim.field == "exp_groups" and chosen.options[dim.layer].exp_ratio == 1):
-                    value = dim.choices[0]
-            else:
-                value = dim.choices[0]
-            vector.append(dim.choices.index(value))
-        return tuple(vector)
+        return space_codec.encode(self, stages)
 
     def sample(self, rng: np.random.Generator) -> ArchSpec:
-        """Each choice uniformly and independently (uniform per choice, not per architecture)."""
-        return self.decode([int(rng.integers(size)) for size in self.choice_sizes])
+        return space_codec.sample(self, rng)
 
     def suggest(self, trial) -> ArchSpec:
-        """Define-by-run proposal from an Optuna trial: categorical parameters named as `choice_names`,
-        a layer's parameters only for layers below the stage's depth; kernel sets as "3.5.7"."""
-        def pick(name: str, choices: tuple):
-            if len(choices) == 1:
-                return choices[0]
-            shown = _shown(name, choices)
-            return choices[shown.index(trial.suggest_categorical(name, shown))]
-        return self._arch(self._stages_from(pick))
+        return space_codec.suggest(self, trial)
 
     def from_params(self, params: Mapping[str, Any]) -> ArchSpec:
-        """The architecture of a finished trial's `params` (e.g. `study.best_params`). Parameters
-        that are not named like a stage choice ("s<i>.") are someone else's and ignored."""
-        dims = {d.name: d for d in self.dims}
-        unknown = sorted(k for k in set(params) - set(dims) if re.match(r"s\d+\.", str(k)))
-        if unknown:
-            raise SpecError(f"params[{unknown[0]}]", f"not a choice of space {self.name!r}; "
-                                                     f"choices look like {', '.join(list(dims)[:3])} ...")
+        return space_codec.from_params(self, params)
 
-        def pick(name: str, choices: tuple):
-            if len(choices) == 1:
-                return choices[0]
-            if name not in params:
-                raise SpecError(f"params[{name}]", "missing; the trial did not come from this space")
-            value = params[name]
-            shown = _shown(name, choices)
-            if value not in shown:
-                raise SpecError(f"params[{name}]", f"got {value!r}, allowed: {', '.join(map(str, shown))}")
-            return choices[shown.index(value)]
-        return self._arch(self._stages_from(pick))
-
-    def _stages_from(self, pick: Callable[[str, tuple], Any]) -> list[_Stage]:
-        """Choose stage by stage, layer by layer, asking `pick(name, choices)` only for choices that apply."""
-        stages = []
-        for i, stage in enumerate(self.stages):
-            depth, width = pick(f"s{i}.depth", stage.depth), pick(f"s{i}.width", stage.width)
-            options = []
-            for layer in range(depth):
-                p = f"s{i}.l{layer}."
-                kernels = pick(p + "kernels", stage.kernels)
-                exp_ratio = pick(p + "exp_ratio", stage.exp_ratio)
-                se_ratio = pick(p + "se_ratio", stage.se_ratio)
-                act = pick(p + "act", stage.act)
-                split = pick(p + "split", stage.split) if len(kernels) > 1 else "equal"
-                exp_groups = pick(p + "exp_groups", stage.exp_groups) if exp_ratio > 1 else 1
-                proj_groups = pick(p + "proj_groups", stage.proj_groups)
-                options.append(LayerOption(kernels, exp_ratio, se_ratio, act, split, exp_groups, proj_groups))
-            stages.append(_Stage(depth, width, tuple(options)))
-        return stages
-
-    def _arch(self, stages: list[_Stage]) -> ArchSpec:
-        layers = [option.block(stage.block_type, chosen.width, stage.stride if j == 0 else 1)
-                  for stage, chosen in zip(self.stages, stages) for j, option in enumerate(chosen.options)]
-        return ArchSpec(blocks=merge_layers(layers), **self._network_fields())
-
-    def _network_fields(self) -> dict[str, Any]:
-        return {"resolution": self.resolution, "num_classes": self.num_classes, "in_chans": self.in_chans,
-                "stem_chs": self.stem_chs, "stem_stride": self.stem_stride, "head_chs": self.head_chs,
-                "act": self.act, "dropout": self.dropout, "width_mult": 1.0}
-
-    # ---- membership -----------------------------------------------------------------------------
+    # ---- membership (space_membership.py) ---------------------------------------------------------
     def contains(self, arch: ArchSpec) -> bool:
         return self.why_not(arch) is None
 
     def why_not(self, arch: ArchSpec) -> str | None:
         """None if `arch` (its name aside) is an architecture of this space, else the first reason."""
-        result = self._parse(arch)
+        result = space_membership.parse_arch(self, arch)
         return result if isinstance(result, str) else None
 
-    def _parse(self, arch: ArchSpec) -> list[_Stage] | str:
-        """The stage choices that give `arch`, or a one-line reason why none do."""
-        for name, want in self._network_fields().items():
-            if getattr(arch, name) != want:
-                return f"{name} is {getattr(arch, name)!r}, the space has {want!r}"
-        layers = expand_layers(arch)
-        failure = [-1, ""]  # the failure that got furthest explains best
-
-        def fail(position: int, message: str) -> None:
-            if position > failure[0]:
-                failure[:] = [position, message]
-
-        def parse(i: int, start: int) -> list[_Stage] | None:
-            if i == len(self.stages):
-                if start == len(layers):
-                    return []
-                fail(start, f"layer {start} and later lie beyond the space's last stage")
-                return None
-            stage = self.stages[i]
-            for depth in stage.depth:
-                chosen = self._match_stage(i, layers[start:start + depth], depth, start, fail)
-                if chosen is not None:
-                    rest = parse(i + 1, start + depth)
-                    if rest is not None:
-                        return [chosen, *rest]
-            return None
-
-        stages = parse(0, 0)
-        return stages if stages is not None else failure[1]
-
-    def _match_stage(self, i: int, layers: list[BlockSpec], depth: int, start: int, fail) -> _Stage | None:
-        stage = self.stages[i]
-        if len(layers) < depth:
-            fail(start + len(layers), f"stage s{i} needs {depth} layers, the architecture has {len(layers)} left")
-            return None
-        width = layers[0].out_chs
-        if width not in stage.width:
-            fail(start, f"layer {start}: out_chs {width} not among stage s{i}'s widths {list(stage.width)}")
-            return None
-        options = []
-        for j, layer in enumerate(layers):
-            stride = stage.stride if j == 0 else 1
-            reason = (f"out_chs {layer.out_chs}, the stage's width is {width}" if layer.out_chs != width else
-                      f"stride {layer.stride}, expected {stride}" if layer.stride != stride else
-                      stage.why_not_option(layer))
-            if reason:
-                fail(start + j, f"layer {start + j} (stage s{i}, layer {j}): {reason}")
-                return None
-            options.append(LayerOption(layer.kernels, layer.exp_ratio, layer.se_ratio, layer.act, layer.split,
-                                       layer.exp_groups, layer.proj_groups))
-        return _Stage(depth, width, tuple(options))
-
-    # ---- size and cost --------------------------------------------------------------------------
+    # ---- size and cost (space_cost.py) ------------------------------------------------------------
     def size(self) -> int:
-        """The exact number of distinct architectures."""
-        total = 1
-        for stage in self.stages:
-            options = len(stage.layer_options())
-            total *= len(stage.width) * sum(options ** d for d in stage.depth)
-        return total
-
-    def _stage_sizes(self) -> list[tuple[int, int]]:
-        """(input size, output size) of every stage's first layer."""
-        size = out_size(self.resolution, self.stem_stride)
-        sizes = []
-        for stage in self.stages:
-            sizes.append((size, out_size(size, stage.stride)))
-            size = sizes[-1][1]
-        return sizes
-
-    def _stem(self) -> StemLayer:
-        return StemLayer(in_chans=self.in_chans, out_chs=self.stem_chs, in_size=self.resolution, act=self.act,
-                         stride=self.stem_stride)
-
-    def _head(self, in_chs: int) -> HeadLayer:
-        return HeadLayer(in_chs=in_chs, head_chs=self.head_chs, in_size=self._stage_sizes()[-1][1], act=self.act,
-                         num_classes=self.num_classes, dropout=self.dropout)
-
-    def _stage_layers(self, i: int, in_chs: int, width: int, first: bool) -> list:
-        """The resolved layer of every option, for the stage's first layer or for a later one."""
-        stage = self.stages[i]
-        in_size, out = self._stage_sizes()[i]
-        size, stride = (in_size, stage.stride) if first else (out, 1)
-        return [block_layers(option.block(stage.block_type, width, stride), in_chs, size, 1.0, f"stages[{i}]")[0]
-                for option in stage.layer_options()]
+        return space_cost.size(self)
 
     def possible_layers(self) -> frozenset[Layer]:
-        """Every distinct stem, block and head layer an architecture of the space can resolve to."""
-        layers: set[Layer] = {self._stem()}
-        prev = (self.stem_chs,)
-        for i, stage in enumerate(self.stages):
-            for width in stage.width:
-                for in_chs in prev:
-                    layers.update(self._stage_layers(i, in_chs, width, first=True))
-                if max(stage.depth) > 1:
-                    layers.update(self._stage_layers(i, width, width, first=False))
-            prev = stage.width
-        layers.update(self._head(width) for width in prev)
-        return frozenset(layers)
+        return space_cost.possible_layers(self)
 
     def cost_bounds(self, layer_cost: Callable[[Layer], float]) -> tuple[float, float]:
-        """Exact (min, max) over the space of the sum of `layer_cost` over an architecture's layers.
-
-        Layers choose independently, so each stage's extreme is its depth times a layer's extreme;
-        only the width couples neighbouring stages (a layer's input channels), which a dynamic
-        programme over (stage, width) handles.
-        """
-        def extremes(values: list[float]) -> tuple[float, float]:
-            return min(values), max(values)
-
-        stem = layer_cost(self._stem())
-        best = {self.stem_chs: (stem, stem)}  # previous width -> (min, max) cost so far
-        for i, stage in enumerate(self.stages):
-            new = {}
-            for width in stage.width:
-                later = (extremes([layer_cost(l) for l in self._stage_layers(i, width, width, False)])
-                         if max(stage.depth) > 1 else (0, 0))
-                lo = hi = None
-                for in_chs, (prev_lo, prev_hi) in best.items():
-                    first = extremes([layer_cost(l) for l in self._stage_layers(i, in_chs, width, True)])
-                    for depth in stage.depth:
-                        cand_lo = prev_lo + first[0] + (depth - 1) * later[0]
-                        cand_hi = prev_hi + first[1] + (depth - 1) * later[1]
-                        lo = cand_lo if lo is None else min(lo, cand_lo)
-                        hi = cand_hi if hi is None else max(hi, cand_hi)
-                new[width] = (lo, hi)
-            best = new
-        totals = [(lo + layer_cost(self._head(w)), hi + layer_cost(self._head(w))) for w, (lo, hi) in best.items()]
-        return min(t[0] for t in totals), max(t[1] for t in totals)
+        return space_cost.cost_bounds(self, layer_cost)
 
     @cached_property
     def _flop_bounds(self) -> tuple[int, int]:
@@ -459,11 +225,6 @@ class SearchSpace:
 
     def max_params(self) -> int:
         return self._param_bounds[1]
-
-
-def _shown(name: str, choices: tuple) -> list:
-    """Choices as Optuna categorical values (scalars): kernel sets as "3.5.7"."""
-    return [kernels_text(c) for c in choices] if name.endswith(".kernels") else list(choices)
 
 
 def dump_space(space: SearchSpace) -> str:

@@ -8,46 +8,40 @@ kernel, since the other values would name the same network twice.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Callable, Mapping
 
+from . import checks
 from .errors import SpecError
-from .spec import ACTIVATIONS, BLOCK_TYPES, INT_RANGES, MAX_KERNEL_GROUPS, SPLITS, ArchSpec, BlockSpec
+from .spec import ACTIVATIONS, BLOCK_TYPES, INT_RANGES, MAX_KERNEL_GROUPS, SPLITS, ArchSpec, BlockSpec, require
 
 # A stage deeper than this is a typo, not a design; it also bounds every loop over layers. A stage
 # of identical layers is one block row, so this is the repeats' maximum too.
 MAX_DEPTH = INT_RANGES["repeats"][1]
+# BlockSpec fields a stage decides for all its layers; every other BlockSpec field is a per-layer
+# choice when StageSpace lists choices for it, and fixed at BlockSpec's default otherwise.
+STAGE_LEVEL_FIELDS = ("out_chs", "block_type", "repeats", "stride")
+
+# The canonical-layer rule, the one place it is written: a field that only matters when another
+# field's value says so; otherwise it takes BlockSpec's default, since any other value would name
+# the same network twice (a split of a single kernel; groups of an expansion conv that is absent).
+APPLIES_WHEN = {"split": ("kernels", lambda kernels: len(kernels) > 1),
+                "exp_groups": ("exp_ratio", lambda exp_ratio: exp_ratio > 1)}
 
 
-class LayerOption(NamedTuple):
-    """The choices of one layer; with the stage's block type, width and stride it is a BlockSpec."""
-
-    kernels: tuple[int, ...]
-    exp_ratio: int
-    se_ratio: float
-    act: str
-    split: str
-    exp_groups: int
-    proj_groups: int
-
-    def block(self, block_type: str, out_chs: int, stride: int) -> BlockSpec:
-        return _option_block(self, block_type, out_chs, stride)
+def applies(field: str, chosen: Mapping[str, Any]) -> bool:
+    """Whether `field` matters given the fields `chosen` so far (those it depends on come first)."""
+    if field not in APPLIES_WHEN:
+        return True
+    other, predicate = APPLIES_WHEN[field]
+    return predicate(chosen[other])
 
 
-@lru_cache(maxsize=1 << 16)
-def _option_block(option: LayerOption, block_type: str, out_chs: int, stride: int) -> BlockSpec:
-    # One shared BlockSpec per distinct layer: the specs a space produces then share their blocks,
-    # so the cost caches (keyed by block) compare them by identity, and sampling skips validation.
-    return BlockSpec(out_chs=out_chs, block_type=block_type, kernels=option.kernels, stride=stride,
-                     exp_ratio=option.exp_ratio, se_ratio=option.se_ratio, act=option.act,
-                     exp_groups=option.exp_groups, proj_groups=option.proj_groups, split=option.split)
-
-
-# The per-layer choice fields, in vector/suggest order, and how a value is written as an Optuna
-# categorical (kernel sets as "3.5.7": Optuna's categorical values must be scalars).
-LAYER_FIELDS = ("kernels", "exp_ratio", "se_ratio", "act", "split", "exp_groups", "proj_groups")
+def default_value(field: str) -> Any:
+    return _BLOCK_DEFAULTS[field]
 
 
 def kernels_text(kernels: tuple[int, ...]) -> str:
@@ -69,13 +63,15 @@ class StageSpace:
     split: tuple[str, ...] = ("equal",)
     exp_groups: tuple[int, ...] = (1,)
     proj_groups: tuple[int, ...] = (1,)
+    dilation: tuple[int, ...] = (1,)
     block_type: str = "ir"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"block_type": self.block_type, "stride": self.stride}
-        for name in ("depth", "width", "kernels", "exp_ratio", "se_ratio", "act", "split", "exp_groups", "proj_groups"):
+        for name in ("depth", "width", *LAYER_FIELDS):
             value = getattr(self, name)
-            d[name] = [list(v) for v in value] if name == "kernels" else list(value)
+            if name in _WRITTEN_SINCE_V1 or value != default_choices(name):
+                d[name] = [list(v) for v in value] if name == "kernels" else list(value)
         return d
 
     def __post_init__(self) -> None:
@@ -120,68 +116,60 @@ class StageSpace:
             raise SpecError(f"{path}.exp_ratio", f"a 'ds' stage has no expansion; got {list(self.exp_ratio)}, "
                                                  "use [1] or block_type 'ir'")
 
+    def relevant(self, field: str) -> bool:
+        """Whether a per-layer field can matter in this stage (some choice makes it apply)."""
+        if field not in APPLIES_WHEN:
+            return True
+        other, predicate = APPLIES_WHEN[field]
+        return any(predicate(value) for value in getattr(self, other))
+
     def option_count(self) -> int:
         """len(layer_options()), counted without listing them."""
-        single = sum(1 for kernels in self.kernels if len(kernels) == 1)
-        with_split = single + (len(self.kernels) - single) * len(self.split)
-        plain = sum(1 for ratio in self.exp_ratio if ratio == 1)
-        with_groups = plain + (len(self.exp_ratio) - plain) * len(self.exp_groups)
-        return with_split * with_groups * len(self.se_ratio) * len(self.act) * len(self.proj_groups)
+        count = 1
+        for field in LAYER_FIELDS:
+            dependents = [f for f, (other, _) in APPLIES_WHEN.items() if other == field]
+            if field in APPLIES_WHEN:
+                continue  # counted with the field it depends on
+            count *= sum(_product(len(getattr(self, d)) if applies(d, {field: value}) else 1 for d in dependents)
+                         for value in getattr(self, field))
+        return count
 
     def layer_options(self) -> tuple[LayerOption, ...]:
         """Every distinct canonical choice of one layer, in choice-list order."""
-        options = []
-        for kernels in self.kernels:
-            for exp_ratio in self.exp_ratio:
-                for se_ratio in self.se_ratio:
-                    for act in self.act:
-                        for split in (self.split if len(kernels) > 1 else ("equal",)):
-                            for exp_groups in (self.exp_groups if exp_ratio > 1 else (1,)):
-                                for proj_groups in self.proj_groups:
-                                    options.append(LayerOption(kernels, exp_ratio, se_ratio, act, split,
-                                                               exp_groups, proj_groups))
-        return tuple(options)
+        options: list[dict[str, Any]] = [{}]
+        for field in LAYER_FIELDS:
+            options = [{**chosen, field: value} for chosen in options
+                       for value in (getattr(self, field) if applies(field, chosen) else (default_value(field),))]
+        return tuple(LayerOption(**chosen) for chosen in options)
 
     def why_not_option(self, block: BlockSpec) -> str | None:
         """Why one layer (a BlockSpec with repeats 1) is not a choice of this stage, or None."""
         if block.block_type != self.block_type:
             return f"block_type {block.block_type!r}, the stage has {self.block_type!r}"
-        if block.dilation != 1:
-            return f"dilation {block.dilation}, the space has dilation 1 only"
-        checks = [("kernels", block.kernels, self.kernels), ("exp_ratio", block.exp_ratio, self.exp_ratio),
-                  ("se_ratio", block.se_ratio, self.se_ratio), ("act", block.act, self.act),
-                  ("proj_groups", block.proj_groups, self.proj_groups)]
-        if len(block.kernels) > 1:
-            checks.append(("split", block.split, self.split))
-        if block.exp_ratio > 1:
-            checks.append(("exp_groups", block.exp_groups, self.exp_groups))
-        for name, value, allowed in checks:
-            if value not in allowed:
+        for name in FIXED_FIELDS:
+            if getattr(block, name) != default_value(name):
+                return f"{name} {getattr(block, name)}, the space has {name} {default_value(name)} only"
+        chosen = {name: getattr(block, name) for name in LAYER_FIELDS}
+        for name in LAYER_FIELDS:
+            if applies(name, chosen) and chosen[name] not in getattr(self, name):
                 show = kernels_text if name == "kernels" else str
-                return f"{name} {show(value)} not among {', '.join(show(a) for a in allowed)}"
+                return f"{name} {show(chosen[name])} not among {', '.join(show(a) for a in getattr(self, name))}"
         return None
 
 
-def _int_check(lo: int, hi: int):
-    def check(path: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise SpecError(path, f"expected an integer in [{lo}, {hi}], got {value!r}")
-        return value
-    return check
+def _product(values) -> int:
+    total = 1
+    for value in values:
+        total *= value
+    return total
 
 
-def _choice_check(allowed: tuple[str, ...]):
-    def check(path: str, value: Any) -> str:
-        if value not in allowed:
-            raise SpecError(path, f"got {value!r}, allowed: {', '.join(allowed)}")
-        return value
-    return check
-
-
-def _ratio(path: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise SpecError(path, f"expected a number in [0, 1], got {value!r}")
-    return float(value)
+def _element(check: checks.Check, convert: Callable[[Any], Any] = lambda value: value):
+    """The check of one element of a choice list, returning it normalised."""
+    def run(path: str, value: Any) -> Any:
+        require(path, value, check)
+        return convert(value)
+    return run
 
 
 def _kernel_set(path: str, value: Any) -> tuple[int, ...]:
@@ -198,18 +186,52 @@ def _kernel_set(path: str, value: Any) -> tuple[int, ...]:
 
 # The element check of every choice list; each returns the normalised value.
 _CHOICE_CHECKS = {
-    "depth": _int_check(1, MAX_DEPTH), "width": _int_check(*INT_RANGES["channels"]), "kernels": _kernel_set,
-    "exp_ratio": _int_check(*INT_RANGES["exp_ratio"]), "se_ratio": _ratio, "act": _choice_check(ACTIVATIONS),
-    "split": _choice_check(SPLITS), "exp_groups": _int_check(*INT_RANGES["groups"]),
-    "proj_groups": _int_check(*INT_RANGES["groups"]),
+    "depth": _element(checks.integer(1, MAX_DEPTH)), "width": _element(checks.integer(*INT_RANGES["channels"])),
+    "kernels": _kernel_set, "exp_ratio": _element(checks.integer(*INT_RANGES["exp_ratio"])),
+    "se_ratio": _element(checks.number(0.0, 1.0), float), "act": _element(checks.one_of(ACTIVATIONS)),
+    "split": _element(checks.one_of(SPLITS)), "exp_groups": _element(checks.integer(*INT_RANGES["groups"])),
+    "proj_groups": _element(checks.integer(*INT_RANGES["groups"])),
+    "dilation": _element(checks.integer(*INT_RANGES["dilation"])),
 }
+
+_BLOCK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(BlockSpec) if f.name not in STAGE_LEVEL_FIELDS}
+# The per-layer choices, in BlockSpec's field order (a field after those it depends on): the order of
+# the choice vector and of an Optuna trial's parameters.
+LAYER_FIELDS = tuple(f.name for f in dataclasses.fields(BlockSpec)
+                     if f.name in {g.name for g in dataclasses.fields(StageSpace)} and f.name not in STAGE_LEVEL_FIELDS)
+FIXED_FIELDS = tuple(name for name in _BLOCK_DEFAULTS if name not in LAYER_FIELDS)
+# What a schema-1 space file always held; a per-layer field added since is written only when it is
+# not at its default, so the fingerprints of earlier spaces (latency tables, supernets) stay valid.
+_WRITTEN_SINCE_V1 = ("kernels", "exp_ratio", "se_ratio", "act", "split", "exp_groups", "proj_groups")
+
+
+def default_choices(field: str) -> tuple:
+    return next(f.default for f in dataclasses.fields(StageSpace) if f.name == field)
+
+
+class LayerOption(collections.namedtuple("LayerOption", LAYER_FIELDS)):
+    """The choices of one layer; with the stage's block type, width and stride it is a BlockSpec."""
+
+    __slots__ = ()
+
+    def block(self, block_type: str, out_chs: int, stride: int) -> BlockSpec:
+        return _option_block(self, block_type, out_chs, stride)
+
+
+@lru_cache(maxsize=1 << 16)
+def _option_block(option: LayerOption, block_type: str, out_chs: int, stride: int) -> BlockSpec:
+    # One shared BlockSpec per distinct layer: the specs a space produces then share their blocks,
+    # so the cost caches (keyed by block) compare them by identity, and sampling skips validation.
+    return BlockSpec(out_chs=out_chs, block_type=block_type, stride=stride, **option._asdict())
 
 
 def expand_layers(arch: ArchSpec) -> list[BlockSpec]:
-    """One BlockSpec (repeats 1) per layer; a single kernel's split written as "equal"."""
+    """One BlockSpec (repeats 1) per layer, canonical (a field that does not apply at its default)."""
     layers = []
     for block in arch.blocks:
-        first = dataclasses.replace(block, repeats=1, split=block.split if len(block.kernels) > 1 else "equal")
+        chosen = {name: getattr(block, name) for name in LAYER_FIELDS}
+        canonical = {name: default_value(name) for name in LAYER_FIELDS if not applies(name, chosen)}
+        first = dataclasses.replace(block, repeats=1, **canonical)
         layers.append(first)
         if block.repeats > 1:
             layers += [dataclasses.replace(first, stride=1)] * (block.repeats - 1)

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from . import checks
 from .errors import SpecError
 
 SCHEMA_VERSION = 1
@@ -30,23 +31,11 @@ MAX_BLOCKS = 256
 MAX_NAME_CHARS = 200
 
 
-def _check_int(path: str, value: Any, minimum: int, maximum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(path, f"expected an integer in [{minimum}, {maximum}], got {value!r} ({type(value).__name__})")
-    if not minimum <= value <= maximum:
-        raise SpecError(path, f"expected an integer in [{minimum}, {maximum}], got {value}")
-
-
-def _check_number(path: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(path, f"expected a number in [{lo}, {hi}], got {value!r} ({type(value).__name__})")
-    if not lo <= value <= hi:
-        raise SpecError(path, f"expected a number in [{lo}, {hi}], got {value}")
-
-
-def _check_choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise SpecError(path, f"got {value!r}, allowed: {', '.join(allowed)}")
+def require(path: str, value: Any, check: checks.Check) -> None:
+    """Raise SpecError naming the field path unless `check` accepts the value."""
+    expected = check(value)
+    if expected is not None:
+        raise SpecError(path, f"expected {expected}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -68,9 +57,9 @@ class BlockSpec:
     exp_ratio: int = 1
     se_ratio: float = 0.0
     act: str = "relu"
+    split: str = "equal"
     exp_groups: int = 1
     proj_groups: int = 1
-    split: str = "equal"
     dilation: int = 1
 
     def __post_init__(self) -> None:
@@ -80,29 +69,29 @@ class BlockSpec:
         self.validate()
 
     def validate(self, path: str = "block") -> None:
-        _check_choice(f"{path}.block_type", self.block_type, BLOCK_TYPES)
-        _check_int(f"{path}.out_chs", self.out_chs, *INT_RANGES["channels"])
-        _check_int(f"{path}.repeats", self.repeats, *INT_RANGES["repeats"])
+        require(f"{path}.block_type", self.block_type, checks.one_of(BLOCK_TYPES))
+        require(f"{path}.out_chs", self.out_chs, checks.integer(*INT_RANGES["channels"]))
+        require(f"{path}.repeats", self.repeats, checks.integer(*INT_RANGES["repeats"]))
         if not isinstance(self.kernels, tuple) or not 1 <= len(self.kernels) <= MAX_KERNEL_GROUPS:
             raise SpecError(f"{path}.kernels", f"expected a list of 1 to {MAX_KERNEL_GROUPS} odd kernel sizes, "
                                                f"got {self.kernels!r}")
         for i, k in enumerate(self.kernels):
-            _check_int(f"{path}.kernels[{i}]", k, *INT_RANGES["kernel"])
+            require(f"{path}.kernels[{i}]", k, checks.integer(*INT_RANGES["kernel"]))
             if k % 2 == 0:
                 raise SpecError(f"{path}.kernels[{i}]", f"kernel sizes must be odd (3, 5, 7, 9, 11 ...), got {k}")
         if self.stride not in (1, 2):
             raise SpecError(f"{path}.stride", f"got {self.stride!r}, allowed: 1, 2")
-        _check_int(f"{path}.exp_ratio", self.exp_ratio, *INT_RANGES["exp_ratio"])
+        require(f"{path}.exp_ratio", self.exp_ratio, checks.integer(*INT_RANGES["exp_ratio"]))
         if self.block_type == "ds" and self.exp_ratio != 1:
             raise SpecError(f"{path}.exp_ratio", f"a 'ds' block has no expansion; got {self.exp_ratio}, use block_type 'ir'")
-        _check_number(f"{path}.se_ratio", self.se_ratio, 0.0, 1.0)
-        _check_choice(f"{path}.act", self.act, ACTIVATIONS)
-        _check_int(f"{path}.exp_groups", self.exp_groups, *INT_RANGES["groups"])
-        _check_int(f"{path}.proj_groups", self.proj_groups, *INT_RANGES["groups"])
+        require(f"{path}.se_ratio", self.se_ratio, checks.number(0.0, 1.0))
+        require(f"{path}.act", self.act, checks.one_of(ACTIVATIONS))
+        require(f"{path}.exp_groups", self.exp_groups, checks.integer(*INT_RANGES["groups"]))
+        require(f"{path}.proj_groups", self.proj_groups, checks.integer(*INT_RANGES["groups"]))
         if self.exp_ratio == 1 and self.exp_groups != 1:
             raise SpecError(f"{path}.exp_groups", "exp_ratio 1 means no expansion conv to group; use exp_groups 1")
-        _check_choice(f"{path}.split", self.split, SPLITS)
-        _check_int(f"{path}.dilation", self.dilation, *INT_RANGES["dilation"])
+        require(f"{path}.split", self.split, checks.one_of(SPLITS))
+        require(f"{path}.dilation", self.dilation, checks.integer(*INT_RANGES["dilation"]))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -140,16 +129,16 @@ class ArchSpec:
         p = f"{path}." if path else ""
         if not isinstance(self.name, str) or len(self.name) > MAX_NAME_CHARS:
             raise SpecError(f"{p}name", f"expected a string of at most {MAX_NAME_CHARS} characters, got {self.name!r}")
-        _check_int(f"{p}resolution", self.resolution, *INT_RANGES["resolution"])
-        _check_int(f"{p}num_classes", self.num_classes, *INT_RANGES["num_classes"])
-        _check_int(f"{p}in_chans", self.in_chans, *INT_RANGES["in_chans"])
-        _check_int(f"{p}stem_chs", self.stem_chs, *INT_RANGES["channels"])
+        require(f"{p}resolution", self.resolution, checks.integer(*INT_RANGES["resolution"]))
+        require(f"{p}num_classes", self.num_classes, checks.integer(*INT_RANGES["num_classes"]))
+        require(f"{p}in_chans", self.in_chans, checks.integer(*INT_RANGES["in_chans"]))
+        require(f"{p}stem_chs", self.stem_chs, checks.integer(*INT_RANGES["channels"]))
         if self.stem_stride not in (1, 2):
             raise SpecError(f"{p}stem_stride", f"got {self.stem_stride!r}, allowed: 1, 2")
-        _check_int(f"{p}head_chs", self.head_chs, *INT_RANGES["channels"])
-        _check_choice(f"{p}act", self.act, ACTIVATIONS)
-        _check_number(f"{p}dropout", self.dropout, 0.0, 0.99)
-        _check_number(f"{p}width_mult", self.width_mult, 0.05, 8.0)
+        require(f"{p}head_chs", self.head_chs, checks.integer(*INT_RANGES["channels"]))
+        require(f"{p}act", self.act, checks.one_of(ACTIVATIONS))
+        require(f"{p}dropout", self.dropout, checks.number(0.0, 0.99))
+        require(f"{p}width_mult", self.width_mult, checks.number(0.05, 8.0))
         if not isinstance(self.blocks, tuple) or not 1 <= len(self.blocks) <= MAX_BLOCKS:
             raise SpecError(f"{p}blocks", f"expected a non-empty list of at most {MAX_BLOCKS} blocks")
         for i, block in enumerate(self.blocks):
@@ -176,20 +165,14 @@ class ArchSpec:
         raw_blocks = data.get("blocks")
         if not isinstance(raw_blocks, list):
             raise SpecError(f"{p}blocks", f"expected a list of blocks, got {type(raw_blocks).__name__}")
-        act = data.get("act", "relu")
-        blocks = [_block_from_any(b, f"{p}blocks[{i}]", act if isinstance(act, str) else "relu")
-                  for i, b in enumerate(raw_blocks)]
+        blocks = [_block_from_any(b, f"{p}blocks[{i}]") for i, b in enumerate(raw_blocks)]
         return _from_mapping(cls, {**data, "blocks": blocks}, path, list_fields={"blocks"})
 
 
-def _block_from_any(data: Any, path: str, default_act: str) -> BlockSpec:
-    """A block may be written as a mapping or as a compact timm-style string."""
+def _block_from_any(data: Any, path: str) -> BlockSpec:
+    """A block given as a BlockSpec or as a mapping of its fields (arch_io reads the timm strings)."""
     if isinstance(data, BlockSpec):
         return data
-    if isinstance(data, str):
-        from .block_string import decode_block  # local: block_string imports this module
-
-        return decode_block(data, default_act, path=path)
     return BlockSpec.from_dict(data, path)
 
 

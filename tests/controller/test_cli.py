@@ -7,6 +7,8 @@ import yaml
 
 from mixsearch.cli.app import run_cli
 from mixsearch.controller.export import export_onnx
+from mixsearch.controller.records import status_counts
+from mixsearch.controller.trials import load_trials
 from mixsearch.search_space import load_arch
 
 
@@ -27,7 +29,13 @@ def test_run_show_export(tmp_path, proxy_file, capsys):
     assert "Pareto front" in out
     assert run_cli(["show", str(runs / "cli")]) == 0
     shown = capsys.readouterr().out
-    assert "trials: 2 complete" in shown or "trials:" in shown and "best (by reward)" in shown
+    records = load_trials(runs / "cli")
+    counts = status_counts(records)
+    assert sum(counts.get(s, 0) for s in ("complete", "pruned", "failed")) == 2  # the budget, all trained
+    assert "  trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) in shown.splitlines()
+    best = max((r for r in records if r.status == "complete"), key=lambda r: r.reward)
+    assert shown in out  # show prints the summary the run printed
+    assert f"  {best.number:>5} {best.accuracy:>8.4f} {best.reward:>8.4f}" in shown
     onnx_path = tmp_path / "best.onnx"
     assert run_cli(["export", str(runs / "cli" / "best.yaml"), "--onnx", str(onnx_path), "--resolution", "64"]) == 0
     assert onnx_path.stat().st_size > 0

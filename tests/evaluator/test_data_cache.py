@@ -12,7 +12,7 @@ import torch
 from mixsearch.evaluator import DatasetError, load_split
 from mixsearch.evaluator import data_cache, datasets, formats
 
-from .conftest import SIZE, class_images
+from .conftest import SIZE
 
 
 @pytest.fixture

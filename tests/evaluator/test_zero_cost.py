@@ -74,9 +74,12 @@ def test_bigger_network_has_bigger_synflow(arch, fast_config):
         zero_cost_scores(arch, fast_config, ["synflow"])["synflow"]
 
 
-def test_default_config_runs_on_digits(arch):
+def test_default_config_scores_the_embedded_images_deterministically(arch):
     scores = zero_cost_scores(arch, ProxyConfig(threads=1))
-    assert all(math.isfinite(v) for v in scores.values())
+    assert set(scores) == {*ZERO_COST_PROXIES, "params", "flops"} and all(map(math.isfinite, scores.values()))
+    assert scores == zero_cost_scores(arch, ProxyConfig(threads=1))
+    # the data matters: the same network on the digits task scores differently (naswot sees the batch)
+    assert scores["naswot"] != zero_cost_scores(arch, ProxyConfig(threads=1, dataset="digits"))["naswot"]
 
 
 def test_unbuildable_candidate_scores_nan(arch, fast_config):

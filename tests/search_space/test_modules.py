@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from mixsearch.search_space import MixConv, build_model, load_preset, split_channels
-from mixsearch.search_space.modules import fused_is_faster
 
 
 def test_channel_splits():
@@ -72,15 +71,6 @@ def test_cropped_kernels_equal_the_full_ones_on_small_maps(size, kernels, stride
 def test_fused_keeps_the_true_parameter_count():
     fused = MixConv(32, (3, 5, 7, 9), impl="fused")
     assert sum(p.numel() for p in fused.parameters()) == 8 * (9 + 25 + 49 + 81)
-
-
-def test_auto_follows_the_measured_rule():
-    """bench_cost.py: fused was slower on the CPU and on an H200, so auto splits on both."""
-    conv = MixConv(32, (3, 5, 7, 9))
-    assert conv.use_fused(torch.zeros(1, 32, 8, 8)) == fused_is_faster("cpu", (3, 5, 7, 9)) is False
-    assert fused_is_faster("cuda", (3, 5, 7, 9)) is False
-    assert MixConv(32, (3, 5), impl="fused").use_fused(torch.zeros(1, 32, 8, 8)) is True
-    assert MixConv(32, (3,)).use_fused(torch.zeros(1, 32, 8, 8)) is False
 
 
 def test_mixnet_s_forward_at_224():

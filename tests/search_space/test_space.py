@@ -203,3 +203,28 @@ def test_suggest_on_the_default_space():
     study, archs = _study(space, None, 6)
     _check_trials(space, study, archs)
     assert len(set(archs)) == 6
+
+
+DILATED = TINY.replace("act: [swish]}", "act: [swish], dilation: [1, 2]}")
+
+
+def test_a_per_layer_choice_added_as_data_dilation():
+    """Dilation became a space choice by two edits (a StageSpace field, its element check): the
+    codec, membership, size, cost bounds and the file form follow from the field list."""
+    plain, dilated = loads_space(TINY), loads_space(DILATED)
+    assert "s1.l0.dilation" in dilated.choice_names and "s1.l0.dilation" not in plain.choice_names
+    assert dilated.size() == 2 * plain.size()  # one layer, two dilations
+    archs = {dilated.decode(v) for v in itertools.product(*(range(n) for n in dilated.choice_sizes))}
+    assert len(archs) == dilated.size()
+    assert {b.dilation for a in archs for b in a.blocks} == {1, 2}
+    for arch in archs:
+        assert dilated.contains(arch) and dilated.decode(dilated.encode(arch)) == arch
+    two = next(a for a in archs if any(b.dilation == 2 for b in a.blocks))
+    assert "dilation 2 not among 1" in plain.why_not(two)
+    # a dilated depthwise conv does the same multiply-adds on the same weights
+    one = two.replace(blocks=tuple(dataclasses.replace(b, dilation=1) for b in two.blocks))
+    assert (count_flops(two), count_params(two)) == (count_flops(one), count_params(one))
+    assert len(dilated.possible_layers()) > len(plain.possible_layers())
+    assert loads_space(dump_space(dilated)) == dilated
+    # a space that does not use the new field keeps its file form, so its fingerprint is unchanged
+    assert "dilation" not in dump_space(plain) and plain.fingerprint() != dilated.fingerprint()
