@@ -63,14 +63,17 @@ def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings
                     on_group=None, progress: bool = True, reference_ms: float | None = None,
                     overhead_ms: float = 0.0) -> tuple[dict[str, dict[str, Any]], float | None]:
     """Measure entries in round-robin groups, each followed by the reference layer; `on_group(results,
-    reference_ms)` after each group. Entries are scaled by reference_ms / the reference's time in
-    their group (None: the first group's), their record keeping that group's `load` (the inverse),
-    and lose `overhead_ms`, the runtime's per-call cost that a network pays once, not per entry.
+    reference_ms)` after each group. Entries are scaled to the table's reference time (`reference_ms`,
+    or for a new table the median of the reference's times over the groups so far, so that one
+    group under other load — or a cold first one — does not skew every other group), and lose
+    `overhead_ms`, the runtime's per-call cost that a network pays once, not per entry.
     Returns (results, reference_ms)."""
     from tqdm import tqdm
 
     settings = settings.for_runtime(runtime)
     generator = torch.Generator().manual_seed(seed)
+    timed_entries: dict[str, tuple[Stats, float]] = {}  # signature -> (stats, the reference in its group)
+    group_references: list[float] = []
     results: dict[str, dict[str, Any]] = {}
     groups = [entries[start:start + settings.group] for start in range(0, len(entries), settings.group)]
 
@@ -81,18 +84,29 @@ def measure_entries(entries: list[Entry], runtime: Runtime, batch: int, settings
               file=sys.stderr) as bar:
         timed = runtime.time_entry_groups((made(group) for group in groups), settings.warmup, settings.runs,
                                           reference_entry(batch, generator))
+        fixed_reference = reference_ms
         for group, samples in zip(groups, timed):
             *stats, reference = [summarize(s) for s in samples]
-            reference_ms = reference_ms or reference.ms
-            load = reference.ms / reference_ms
-            for entry, entry_stats in zip(group, stats):
-                ms = max(0.0, entry_stats.ms / load - overhead_ms)
-                results[entry.signature] = {**Stats(ms, entry_stats.iqr_ms / load, entry_stats.runs).to_dict(),
-                                            "load": round(load, 4)}
+            group_references.append(reference.ms)
+            timed_entries.update((entry.signature, (entry_stats, reference.ms)) for entry, entry_stats in zip(group, stats))
+            reference_ms = fixed_reference or float(np.median(group_references))
+            results = scaled_to_reference(timed_entries, reference_ms, overhead_ms)
             bar.update(len(group))
             if on_group:
                 on_group(results, reference_ms)
     return results, reference_ms
+
+
+def scaled_to_reference(timed: dict[str, tuple[Stats, float]], reference_ms: float,
+                        overhead_ms: float) -> dict[str, dict[str, Any]]:
+    """Each entry's time as if its group had run at the reference's table time; its record keeps
+    that group's `load` (reference in the group / the table's)."""
+    results = {}
+    for signature, (stats, group_reference_ms) in timed.items():
+        load = group_reference_ms / reference_ms
+        results[signature] = {**Stats(max(0.0, stats.ms / load - overhead_ms), stats.iqr_ms / load,
+                                      stats.runs).to_dict(), "load": round(load, 4)}
+    return results
 
 
 def build_table(space, runtime: Runtime, out: str | os.PathLike, *, space_source: str = "", batch: int = 1,

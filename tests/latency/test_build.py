@@ -92,3 +92,35 @@ def test_cuda_runtime_is_guarded():
         pytest.skip("a GPU is present: the guard does not apply")
     with pytest.raises(LatencyTableError, match="no CUDA device"):
         make_runtime("cuda", 1)
+
+
+def test_entries_are_scaled_to_the_median_reference_not_the_first_groups():
+    """A first group whose reference ran slow (cold, or a burst of load) must not scale every other
+    group: each entry is scaled by the table's reference (median over the groups) / its group's."""
+    from mixsearch.latency.build import measure_entries, scaled_to_reference
+    from mixsearch.latency.entries import entries_of
+    from mixsearch.latency.measure import Settings, Stats
+    from mixsearch.latency.runtimes import EagerRuntime
+
+    timed = {"a": (Stats(2.0, 0.2, 5), 4.0), "b": (Stats(1.0, 0.1, 5), 2.0)}
+    scaled = scaled_to_reference(timed, reference_ms=2.0, overhead_ms=0.25)
+    assert scaled["a"] == {"ms": 0.75, "iqr_ms": 0.1, "runs": 5, "load": 2.0}  # 2.0 / 2 - 0.25
+    assert scaled["b"] == {"ms": 0.75, "iqr_ms": 0.1, "runs": 5, "load": 1.0}
+
+    class Scripted(EagerRuntime):
+        """Times every entry at 1 ms; the reference at 3 ms in the first group, 1 ms after."""
+
+        def time_entry_groups(self, groups, warmup, runs, reference):
+            for index, made in enumerate(groups):
+                yield [[1.0] * runs for _ in made] + [[3.0 if index == 0 else 1.0] * runs]
+
+    space = loads_space("""
+stages:
+- {stride: 2, depth: [1], width: [16, 24], kernels: [[3], [3, 5]], exp_ratio: [1, 3]}
+""")
+    entries = list(entries_of(space.possible_layers(), "op").values())
+    results, reference = measure_entries(entries, Scripted(1), 1, Settings(warmup=1, runs=3, group=4), 0,
+                                         progress=False)
+    assert reference == 1.0 and len(entries) > 8
+    first = {entry.signature for entry in entries[:4]}
+    assert all(r["ms"] == pytest.approx(1 / 3 if s in first else 1.0, abs=1e-4) for s, r in results.items())
