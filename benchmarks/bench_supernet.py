@@ -80,24 +80,25 @@ def hit_rate(score: list[float], reference: list[float], share: float = 0.1) -> 
     return len(top(score) & top(reference)) / k
 
 
-def speed(scorer: SupernetScorer, threads: int, count: int) -> tuple[float, float, str]:
+def speed(scorer: SupernetScorer, threads: int, count: int) -> tuple[float, float, float, str]:
     """Candidates scored per hour on `threads` threads (`count` fresh samples of the space, timed),
-    and the share of that time spent cutting the subnet out (what a dynamic forward could save at most)."""
+    per hour of this process's CPU time (what an unshared machine would give on one thread), and the
+    share of the time spent cutting the subnet out (what a dynamic forward could save at most)."""
     rng = np.random.default_rng(123)
     archs = [scorer.supernet.space.sample(rng) for _ in range(count)]
     scorer.config = scorer.config.replace(threads=threads)
     scorer.score(archs[0])  # warm-up
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     for arch in archs:
         scorer.score(arch)
-    seconds = time.monotonic() - start
+    seconds, cpu = time.monotonic() - start, time.process_time() - cpu
     torch.set_num_threads(threads)
     extract = time.monotonic()
     for arch in archs:
         scorer.subnet(arch)
     extract = time.monotonic() - extract
     torch.set_num_threads(1)
-    return 3600 * count / seconds, extract / seconds, load(time.time())
+    return 3600 * count / seconds, 3600 * count / cpu, extract / seconds, load(time.time())
 
 
 def table(signals: dict[str, list[float]], reference: list[float]) -> list[str]:
@@ -167,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         f"epoch losses {[round(h['largest_loss'], 3) for h in extra['history']]} (largest), "
         f"{[round(h['smallest_loss'], 3) for h in extra['history']]} (smallest).",
         f"Scoring the panel: {panel_seconds / len(ok):.2f} s per candidate ({load(time.time())}).",
-        *(f"Scoring speed, {threads} thread(s): {rate:,.0f} candidates per hour ({args.speed_archs} samples; "
-          f"subnet extraction {100 * share:.0f}% of it; {when})." for threads, rate, share, when in speeds),
+        *(f"Scoring speed, {threads} thread(s): {rate:,.0f} candidates per hour of wall time, {cpu_rate:,.0f} per "
+          f"hour of CPU time ({args.speed_archs} samples; subnet extraction {100 * share:.0f}% of the wall time; "
+          f"{when})." for threads, rate, cpu_rate, share, when in speeds),
         f"Accuracy range: proxy {min(reference):.3f}-{max(reference):.3f}, supernet {min(accuracy):.3f}-"
         f"{max(accuracy):.3f}. Started {time.strftime('%H:%M', time.gmtime(started))} UTC.", "",
         "Reference: the proxy's accuracy (seeds 0,1).", "",
