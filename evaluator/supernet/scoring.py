@@ -26,7 +26,7 @@ from ..errors import SupernetError
 from ..proxy import load_data, resolve_device, torch_settings
 from ..proxy_shape import ProxyShape
 from ..result import EvalResult, Failure
-from ..train import _Run, failure_from_exception, validation_set
+from ..train import Report, _Run, failure_from_exception, validation_set
 from .checkpoint import load_supernet
 from .net import SuperNet
 from .training import dataset_label
@@ -52,7 +52,9 @@ class SupernetScorer:
         # The calibration batches: the first bn_batches of one fixed order of the training sample.
         self.order = torch.randperm(len(self.data.train_y), generator=torch.Generator().manual_seed(self.config.seed))
 
-    def score(self, arch: ArchSpec) -> EvalResult:
+    def score(self, arch: ArchSpec, report: Report | None = None) -> EvalResult:
+        """report(0, metrics) once, after a successful score, as `evaluate` reports each epoch
+        (outside the failure handling: a pruner's exception reaches the caller)."""
         start = time.monotonic()
         costs = {"params": count_params(arch), "flops": count_flops(arch)}
         with torch_settings(self.config):
@@ -67,6 +69,8 @@ class SupernetScorer:
                 return _failed(failure_from_exception(err), start, costs)
         seconds = time.monotonic() - start
         metrics = {"epoch": 0, "val_loss": val_loss, "val_accuracy": accuracy, "seconds": seconds}
+        if report is not None:
+            report(0, dict(metrics))
         return EvalResult(accuracy=accuracy, val_loss=val_loss, curve=[metrics], seconds=seconds,
                           extra={"scorer": "supernet"}, **costs)
 

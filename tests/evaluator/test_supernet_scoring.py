@@ -74,8 +74,10 @@ def test_a_score_is_the_recalibrated_subnets_validation_by_hand(supernet, config
         assert result.params == count_params(arch) and result.flops == count_flops(arch)
         assert result.proxy_params == count_params(supernet.shape.apply(arch))
         assert result.curve[0]["val_accuracy"] == result.accuracy and result.extra == {"scorer": "supernet"}
-    # Scoring leaves the supernet's own statistics alone: the same score twice.
-    assert scorer.score(supernet.largest).val_loss == scorer.score(supernet.largest).val_loss
+    # Scoring leaves the supernet's own statistics alone: the same score twice; a report sees the metrics.
+    reports = []
+    again = scorer.score(supernet.largest, report=lambda epoch, metrics: reports.append((epoch, metrics)))
+    assert again.val_loss == scorer.score(supernet.largest).val_loss and reports == [(0, again.curve[0])]
 
 
 def test_a_saved_supernet_scores_like_the_one_in_memory(supernet, config, tmp_path):
