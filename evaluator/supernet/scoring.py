@@ -56,7 +56,7 @@ class SupernetScorer:
         """report(0, metrics) once, after a successful score, as `evaluate` reports each epoch
         (outside the failure handling: a pruner's exception reaches the caller)."""
         start = time.monotonic()
-        costs = {"params": count_params(arch), "flops": count_flops(arch)}
+        costs: dict[str, int] = {}  # of the model scored; the arch's own are the caller's
         with torch_settings(self.config):
             try:
                 run = _SubnetRun(self.subnet(arch), self.config, self.data, start, self.validation, self.device)
