@@ -37,6 +37,12 @@ def register(subparsers) -> None:
     g.add_argument("--objectives", metavar="LIST", help="accuracy,flops or accuracy,latency: a Pareto search")
     g.add_argument("--sampler", help="tpe (default), nsga2, random or evolution")
     g.add_argument("--seed", type=int)
+    g.add_argument("--evaluator", choices=("proxy", "supernet"),
+                   help="what scores a candidate: proxy training (default) or a weight-sharing supernet")
+    g.add_argument("--supernet", metavar="FILE", help="a supernet of the space (mixsearch supernet train); "
+                   "without it, --evaluator supernet trains one into the run folder first")
+    g.add_argument("--rescore-top", type=int, metavar="K", dest="rescore_top",
+                   help="two-stage search: at the end re-score the K best by proxy training; the best is chosen by that")
     g.add_argument("--prefilter", type=int, metavar="N",
                    help="score N random candidates zero-cost first, train the best quarter")
     g.add_argument("--proxy", metavar="FILE",

@@ -13,10 +13,12 @@ from mixsearch.search_space import checks
 from mixsearch.search_space.cost import MAX_FLOPS
 from mixsearch.search_space.errors import UsageError
 
+from .scorers import EVALUATORS
 from .search_config import DEFINING_FIELDS, FLAGS, OBJECTIVE_SETS
 
 MAX_SEED = 2 ** 32 - 1           # numpy's RandomState (Optuna's samplers) takes no more
 MAX_TRIALS = 100_000             # the bound when only a time budget is given
+MAX_RESCORE = 1000               # proxy trainings at the end of a two-stage search
 MAX_PREFILTER = 10_000           # zero-cost scores, ~0.1 s each: hours at this bound
 MAX_WORKERS = 4096               # CPUs of a private local Ray
 MAX_RESOURCES_PER_TRIAL = 1024.0
@@ -44,7 +46,8 @@ def _checks() -> dict[str, Callable[[Any], str | None]]:
         "objectives": objectives, "sampler": checks.one_of(tuple(SAMPLERS)), "seed": checks.integer(0, MAX_SEED),
         "trials": checks.optional(checks.integer(1, MAX_TRIALS)),
         "time_budget_s": checks.optional(checks.number(0, MAX_TIME_BUDGET_S, open_low=True)),
-        "prefilter": checks.integer(0, MAX_PREFILTER), "early_stopping": checks.boolean, "workers": checks.integer(0, MAX_WORKERS),
+        "prefilter": checks.integer(0, MAX_PREFILTER), "evaluator": checks.one_of(EVALUATORS),
+        "supernet": checks.optional(checks.text), "rescore_top": checks.integer(0, MAX_RESCORE), "early_stopping": checks.boolean, "workers": checks.integer(0, MAX_WORKERS),
         "ray_address": checks.optional(checks.text),
         "cpus_per_trial": checks.number(0, MAX_RESOURCES_PER_TRIAL, open_low=True),
         "gpus_per_trial": checks.number(0, MAX_RESOURCES_PER_TRIAL),
@@ -78,6 +81,9 @@ def check_values(values: dict[str, Any], source: str | None = None, given: froze
 def _check_combinations(values: dict[str, Any], label: Callable[[str], str]) -> None:
     from .ray_cluster import parse_address
 
+    if values.get("supernet") is not None and values.get("evaluator", "proxy") != "supernet":
+        raise UsageError(f"{label('supernet')}: a supernet scores candidates only with --evaluator supernet; add it, "
+                         "or drop --supernet")
     address = values.get("ray_address")
     if address is not None:
         parse_address(address)

@@ -25,7 +25,7 @@ def run_trial(study: optuna.Study, proposal: Proposal, scoring: Scoring, prune: 
         if scoring.multi_objective:  # Optuna prunes single-objective studies only
             return None
         trial.report(reward, step=epoch)
-        if prune and epoch < scoring.proxy.epochs and trial.should_prune():  # after the last, nothing to save
+        if prune and epoch < scoring.epochs and trial.should_prune():  # after the last, nothing to save
             return f"pruned after epoch {epoch}"
         return None
 

@@ -49,7 +49,7 @@ def ray_trainable(config: dict[str, Any], scoring: Scoring) -> None:
         tune.report({"phase": "epoch", "epoch": epoch, "reward": float(reward), "metrics": metrics})
 
     outcome = train_candidate(config["arch"], config["measures"], scoring, on_epoch)
-    tune.report({"phase": "final", "epoch": scoring.proxy.epochs + 1, "reward": float(outcome.reward or 0.0),
+    tune.report({"phase": "final", "epoch": scoring.epochs + 1, "reward": float(outcome.reward or 0.0),
                  "outcome": outcome.to_dict()})
 
 
@@ -165,10 +165,10 @@ def run_ray(study: optuna.Study, space: Any, scoring: Scoring, run_dir: Path, tr
     early_stopped: set[str] = set()
     searcher = StudySearcher(study, space, scoring, early_stopped, on_finish)
     scheduler = None
-    if early_stopping and not scoring.multi_objective:
+    if early_stopping and not scoring.multi_objective and scoring.epochs > 1:
         # max_t past the last epoch: ASHA stops at max_t, which would swallow the final report.
         # First rung at epoch 2 (when there are 3+), keeping the better half: the in-process median rule.
-        epochs = scoring.proxy.epochs
+        epochs = scoring.epochs
         scheduler = RecordingASHA(early_stopped, epochs, metric="reward", mode="max", time_attr="epoch",
                                   max_t=epochs + 1, grace_period=2 if epochs >= 3 else 1, reduction_factor=2)
     proxy = scoring.proxy

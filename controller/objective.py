@@ -21,6 +21,7 @@ from mixsearch.search_space.errors import MixsearchError, UsageError
 
 from .records import Measures, Outcome, write_proposal
 from .reward import reward as mnas_reward
+from .scorers import CandidateScorer
 from .targets import format_flops
 
 
@@ -99,11 +100,18 @@ def propose_feasible(study: optuna.Study, space: Any, cost_model: CostModel,
 class Scoring:
     """How a trained candidate is scored: the proxy, the reward and the study's objective values."""
 
-    proxy: Any                         # mixsearch.evaluator.ProxyConfig
+    proxy: Any                         # mixsearch.evaluator.ProxyConfig: the task (and the training, for "proxy")
     cost_model: CostModel = field(default_factory=CostModel)
     alpha: float = -0.07
     beta: float = -0.07
     objectives: tuple[str, ...] = ("reward",)
+    scorer: CandidateScorer = field(default_factory=CandidateScorer)
+    space: Any = None                  # the search space (a supernet scorer checks it is the supernet's)
+
+    @property
+    def epochs(self) -> int:
+        """Reports per candidate: the proxy's epochs, or 1 for a supernet score."""
+        return self.scorer.epochs(self.proxy)
 
     @property
     def multi_objective(self) -> bool:
@@ -143,8 +151,6 @@ def train_candidate(arch: ArchSpec, measures: Measures, scoring: Scoring, on_epo
     `failed` with its reason; a MixsearchError (e.g. a missing dataset) propagates, as it would fail
     every candidate. Whatever on_epoch raises (Ray stopping the trial) propagates too.
     """
-    from mixsearch.evaluator import evaluate
-
     curve: list[dict[str, float]] = []
     stop: list[str] = []
 
@@ -159,7 +165,7 @@ def train_candidate(arch: ArchSpec, measures: Measures, scoring: Scoring, on_epo
 
     start = time.time()
     try:
-        result = evaluate(arch, scoring.proxy, report=report)
+        result = scoring.scorer(arch, scoring.proxy, scoring.space, report=report)
     except _StopEarly:
         return Outcome("pruned", curve=tuple(curve), reward=stop[1], failure=stop[0], seconds=time.time() - start)
     except MixsearchError:

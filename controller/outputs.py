@@ -18,7 +18,7 @@ from mixsearch.search_space.errors import SpecError
 from .records import TrialRecord, status_counts
 
 CSV_COLUMNS = ("number", "status", "accuracy", "reward", "flops", "num_params", "latency_ms", "seconds",
-               "epochs", "failure", "hostname", "pid", "node_id", "blocks")
+               "epochs", "failure", "hostname", "pid", "node_id", "blocks", "rescore_accuracy", "rescore_reward")
 
 
 def cost_of(record: TrialRecord, metric: str) -> float | None:
@@ -26,7 +26,11 @@ def cost_of(record: TrialRecord, metric: str) -> float | None:
 
 
 def best_record(records: list[TrialRecord]) -> TrialRecord | None:
-    """The complete trial with the highest reward (ties: the earlier trial)."""
+    """The complete trial with the highest reward (ties: the earlier trial); in a two-stage search
+    the one with the highest re-scored reward among those re-scored."""
+    rescored = [r for r in records if r.rescore_reward is not None and math.isfinite(r.rescore_reward)]
+    if rescored:
+        return max(rescored, key=lambda r: (r.rescore_reward, -r.number))
     done = [r for r in records if r.scored]
     return max(done, key=lambda r: (r.reward, -r.number)) if done else None
 
@@ -62,9 +66,12 @@ class RunReport:
 
 def figures(record: TrialRecord, run_name: str) -> dict[str, Any]:
     """Measured and predicted figures of a trial, for the YAML metadata."""
-    return {"run": run_name, "trial": record.number, "proxy_accuracy": record.accuracy, "reward": record.reward,
-            "flops": record.flops, "params": record.num_params, "predicted_latency_ms": record.latency_ms,
-            "train_seconds": record.seconds}
+    found = {"run": run_name, "trial": record.number, "proxy_accuracy": record.accuracy, "reward": record.reward,
+             "flops": record.flops, "params": record.num_params, "predicted_latency_ms": record.latency_ms,
+             "train_seconds": record.seconds}
+    if record.rescore_accuracy is not None:  # two-stage: proxy_accuracy is the search's own score
+        found.update(rescore_accuracy=record.rescore_accuracy, rescore_reward=record.rescore_reward)
+    return found
 
 
 def write_outputs(run_dir: Path, report: RunReport, run_name: str) -> dict[str, Path]:

@@ -126,6 +126,8 @@ class TrialRecord:
     hostname: str | None = None
     node_id: str | None = None           # Ray node id; None in-process
     started: float | None = None         # unix time
+    rescore_accuracy: float | None = None  # two-stage search: the proxy-trained score (rescore.py)
+    rescore_reward: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -147,7 +149,8 @@ class TrialRecord:
 
 
 # The user attributes a record is stored as; `values` are the study's own, `number`/`params` the trial's.
-RECORD_KEYS = tuple(f.name for f in dataclasses.fields(TrialRecord) if f.name not in ("number", "params", "values"))
+RECORD_KEYS = tuple(f.name for f in dataclasses.fields(TrialRecord)
+                    if f.name not in ("number", "params", "values", "rescore_accuracy", "rescore_reward"))
 
 
 def status_counts(records: list[TrialRecord]) -> dict[str, int]:
@@ -215,9 +218,11 @@ def stored_status(trial: FrozenTrial) -> str:
     return status
 
 
-def record_from_trial(trial: FrozenTrial) -> TrialRecord:
+def record_from_trial(trial: FrozenTrial, rescored: dict[str, Any] | None = None) -> TrialRecord:
+    """The trial's record; `rescored`: its second score in a two-stage search, if it has one."""
     attrs = trial.user_attrs
     values = list(trial.values) if trial.values is not None and trial.state == TrialState.COMPLETE else None
     known = {k: attrs[k] for k in RECORD_KEYS if k in attrs and k != "status"}
+    second = {"rescore_accuracy": rescored.get("accuracy"), "rescore_reward": rescored.get("reward")} if rescored else {}
     return TrialRecord(number=trial.number, status=stored_status(trial), params=dict(trial.params), values=values,
-                       **known)
+                       **known, **second)

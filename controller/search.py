@@ -37,9 +37,11 @@ from .outputs import RunReport, write_outputs
 from .prefilter import prefilter_candidates
 from .records import TrialRecord
 from .resume import count_finished, recover_interrupted
+from .rescore import rescore_best
 from .reward import reward_exponents
 from .run_folder import CONFIG_FILE, RunFolderError, load_config, lock_run, prepare_run_folder, save_config
 from .samplers import make_sampler
+from .scorers import CandidateScorer, supernet_scorer
 from .search_config import DEFINING_FIELDS, OBJECTIVE_SETS, SearchConfig
 from .storage import open_storage, study_name
 from .study_check import check_study_storage
@@ -49,6 +51,7 @@ from .trials import load_trials
 DEFAULT_TRIALS = 40
 DEFAULT_TIME_BUDGET_S = 12 * 60.0
 SOFT_CAP_RATIO = 1.5
+SUPERNET_FILE = "supernet.pt"
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,11 @@ def build_problem(config: SearchConfig):
     metric = cost_metric(config.target_latency_ms, config.objectives)
     target = config.target_latency_ms if metric == "latency" else config.target_flops
     cost_model = CostModel(metric=metric, target=target, flops_cap=flops_cap, latency_cap=latency_cap, table=table)
+    scorer = CandidateScorer(config.evaluator, config.supernet)
+    if config.supernet is not None:  # another space's, shape's or data's supernet: refused here, once
+        supernet_scorer(config.supernet, config.proxy_config(), space)
     scoring = Scoring(proxy=config.proxy_config(), cost_model=cost_model, alpha=alpha, beta=beta,
-                      objectives=tuple(config.objectives))
+                      objectives=tuple(config.objectives), scorer=scorer, space=space)
     return space, scoring
 
 
@@ -246,17 +252,23 @@ def _run_in(folder: Path, config: SearchConfig, space, scoring: Scoring, trials:
             study.enqueue_trial(params)
     remaining = max(0, trials - count_finished(study))
     deadline = None if time_budget is None else start + time_budget
-    progress = _Progress(study, trials, trials - remaining, config.progress)
     interrupted = False
     with interrupt_once("mixsearch: stopping: saving the finished trials (a moment)") as ctrl_c:
+        progress = None
         try:
+            if scoring.scorer.kind == "supernet" and scoring.scorer.supernet is None:
+                scoring = _with_trained_supernet(scoring, folder, config.progress)
+            progress = _Progress(study, trials, trials - remaining, config.progress)
             if remaining:
                 _execute(config, study, space, scoring, folder, remaining, deadline, progress)
+            if config.rescore_top:
+                rescore_best(study, load_trials(folder), config.rescore_top, scoring, config.progress)
         except KeyboardInterrupt:
             ctrl_c.stopping()
             interrupted = True
         finally:
-            progress.close()
+            if progress is not None:
+                progress.close()
         if interrupted:  # what this driver was training is no one's now: interrupted, queued again
             recover_interrupted(study, storage)
         report = RunReport.of(load_trials(folder), scoring.cost_model.metric)
@@ -266,6 +278,21 @@ def _run_in(folder: Path, config: SearchConfig, space, scoring: Scoring, trials:
     if interrupted:
         raise SearchInterrupted(result)
     return result
+
+
+def _with_trained_supernet(scoring: Scoring, folder: Path, progress: bool) -> Scoring:
+    """--evaluator supernet without --supernet: the run trains one into its folder first (resumed
+    from its checkpoint after an interruption; reused by --resume once written)."""
+    from mixsearch.evaluator.supernet import SupernetRecipe, train_supernet
+    from mixsearch.evaluator.supernet.resume import checkpoint_path
+
+    path = folder / SUPERNET_FILE
+    if not path.is_file():
+        print(f"mixsearch: training the supernet of the space first ({path}); a checkpoint each epoch",
+              file=sys.stderr, flush=True)
+        train_supernet(scoring.space, scoring.proxy, SupernetRecipe(), path,
+                       resume=Path(checkpoint_path(path)).is_file(), progress=progress)
+    return dataclasses.replace(scoring, scorer=CandidateScorer("supernet", str(path)))
 
 
 class SearchInterrupted(KeyboardInterrupt):

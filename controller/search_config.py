@@ -49,6 +49,9 @@ class SearchConfig:
     seed: int = defining(0, "--seed")
     trials: int | None = setting(None, "--trials")
     time_budget_s: float | None = setting(None, "--time-budget")
+    evaluator: str = defining("proxy", "--evaluator")                   # proxy | supernet (scorers.EVALUATORS)
+    supernet: str | None = defining(None, "--supernet")                 # its path; None: trained in the run folder
+    rescore_top: int = setting(0, "--rescore-top")                      # re-score the k best by proxy training
     prefilter: int = defining(0, "--prefilter")                         # zero-cost score N random, queue the best
     proxy: Any = defining(None)                                         # evaluator.ProxyConfig; None: its defaults
     early_stopping: bool = defining(True, "--no-early-stopping")        # Optuna's median pruner in-process, ASHA on Ray

@@ -41,7 +41,14 @@ def format_summary(run_dir: str | os.PathLike, report: RunReport | None = None) 
     if best is None:
         lines.append("  no trial completed yet")
         return "\n".join(lines) + "\n"
-    lines += ["", "best (by reward):", header, _row(best)]
+    rescored = sorted((r for r in records if r.rescore_accuracy is not None or r.rescore_reward is not None),
+                      key=lambda r: r.number)
+    lines += ["", "best (by re-scored reward):" if rescored else "best (by reward):", header, _row(best)]
+    if rescored:
+        lines += ["", f"re-scored by proxy training ({len(rescored)} best of the search's own scores):",
+                  f"  {'trial':>5} {'search acc':>10} {'proxy acc':>9} {'reward':>8}"]
+        lines += [f"  {r.number:>5} {_num(r.accuracy, '.4f'):>10} {_num(r.rescore_accuracy, '.4f'):>9} "
+                  f"{_num(r.rescore_reward, '.4f'):>8}" for r in rescored]
     lines += ["", f"Pareto front (accuracy vs {'latency' if metric == 'latency' else 'multiply-adds'}):", header]
     lines += [_row(r) for r in front]
     best_yaml = run_dir / "best.yaml"

@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .records import TrialRecord, record_from_trial
+from .rescore import RESCORED_ATTR
 from .run_folder import CONFIG_FILE, RunFolderError, driver_alive, load_config
 from .storage import STUDY_FILE, open_storage, study_name
 from .study_check import check_study_storage
@@ -28,4 +29,6 @@ def load_trials(run_dir: str | os.PathLike) -> list[TrialRecord]:
         study = optuna.load_study(study_name=name, storage=open_storage(run_dir, url))
     except KeyError:  # the storage exists but the search has not created its study yet
         raise RunFolderError(f"{run_dir}: its study holds no search yet; wait for the run to start") from None
-    return [record_from_trial(t) for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+    rescored = study.user_attrs.get(RESCORED_ATTR) or {}
+    return [record_from_trial(t, rescored.get(str(t.number))) for t in study.get_trials(deepcopy=False)
+            if t.state != TrialState.WAITING]
