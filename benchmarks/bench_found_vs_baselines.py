@@ -59,11 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         done = {(r["label"], r["seed"]) for r in rows}
         work = Path(args.work) / rows_path.stem
-        for entry in entries:
-            if args.only and entry.label not in args.only:
-                continue
-            for seed in args.seeds:
-                if (entry.label, seed) in done:
+        # Seed-major: a bench stopped early still has every arch under the first seed(s).
+        for seed in args.seeds:
+            for entry in entries:
+                if (entry.label, seed) in done or (args.only and entry.label not in args.only):
                     continue
                 started = time.monotonic()
                 row = train_one(entry, seed, recipe, work)

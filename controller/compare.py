@@ -57,14 +57,14 @@ def resolve_arch(text: str) -> ArchSpec:
 
 
 def random_in_band(reference: ArchSpec, space: SearchSpace, count: int, seed: int,
-                   band: tuple[float, float] = FLOPS_BAND) -> list[ArchSpec]:
+                   band: tuple[float, float] = FLOPS_BAND, max_draws: int = MAX_DRAWS) -> list[ArchSpec]:
     """`count` distinct archs drawn uniformly from `space` (seeded), kept when their FLOPs lie in
-    band x the reference's; at most MAX_DRAWS draws."""
+    band x the reference's; at most `max_draws` draws."""
     target = count_flops(reference)
     low, high = band[0] * target, band[1] * target
     rng = np.random.default_rng(seed)
     found: list[ArchSpec] = []
-    for _ in range(MAX_DRAWS):
+    for _ in range(max_draws):
         if len(found) == count:
             break
         arch = space.sample(rng)
@@ -72,7 +72,7 @@ def random_in_band(reference: ArchSpec, space: SearchSpace, count: int, seed: in
             found.append(arch)
     else:
         if len(found) < count:
-            raise CompareError(f"space {space.name!r}: {len(found)} of {MAX_DRAWS:,} random archs have FLOPs in "
+            raise CompareError(f"space {space.name!r}: {len(found)} of {max_draws:,} random archs have FLOPs in "
                                f"[{low / 1e6:.1f}M, {high / 1e6:.1f}M] ({band[0]:g}-{band[1]:g} x the found arch's); "
                                f"asked for {count}: use fewer --random or another space")
     return [arch.replace(name=f"random{i}") for i, arch in enumerate(found)]
