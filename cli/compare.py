@@ -52,8 +52,7 @@ def handle(args: argparse.Namespace) -> int:
           flush=True)
     rows = run_compare(entries, recipe, seeds, out, ray_address=args.ray_address, use_ray=args.ray,
                        num_cpus=args.num_cpus, progress=not args.no_progress,
-                       report=lambda r: print(f"{r['label']} seed {r['seed']}: test accuracy "
-                                              f"{100 * r['test_accuracy']:.2f}%", flush=True))
+                       report=lambda r: print(f"{r['label']} seed {r['seed']}: {_accuracy(r)}", flush=True))
     summary = summarise(entries, rows, latency)
     print(format_table(summary))
     line = verdict(summary)
@@ -62,3 +61,9 @@ def handle(args: argparse.Namespace) -> int:
     paths = write_outputs(out, summary)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0
+
+
+def _accuracy(row: dict) -> str:
+    if row["test_accuracy"] is None:
+        return f"no test sample (test_fraction 0); val accuracy {100 * row['val_accuracy']:.2f}%"
+    return f"test accuracy {100 * row['test_accuracy']:.2f}%"

@@ -140,7 +140,7 @@ def run_compare(entries: Sequence[Entry], recipe: TrainRecipe, seeds: Sequence[i
 def train_one(entry: Entry, seed: int, recipe: TrainRecipe, out: Path, progress: bool = False) -> dict[str, Any]:
     result = train_arch(entry.arch, recipe.replace(seed=seed), training_folder(out, entry, seed), resume=True,
                         progress=progress)
-    return {"label": entry.label, "kind": entry.kind, "seed": seed,
+    return {"label": entry.label, "kind": entry.kind, "seed": seed, "pid": os.getpid(),
             **{k: v for k, v in result.items() if k not in ("recipe", "arch_yaml")}}
 
 

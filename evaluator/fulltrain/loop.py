@@ -195,6 +195,7 @@ class _Training:
     # ---- the run ----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         start = time.monotonic()
+        (self.folder / "stopped.txt").unlink(missing_ok=True)  # the reason of an earlier stop, now stale
         bar = _progress_bar(self.progress, self.total_steps, self.start_epoch * self.batches)
         hooks = attach_drop_path(self.model, self.recipe.drop_path)
         try:

@@ -3,6 +3,7 @@ under the same seeds that resume instead of repeating, the table, its figure and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def test_trainings_share_seeds_resume_and_tabulate(tmp_path):
     assert all((tmp_path / "cmp" / r["label"] / f"seed{r['seed']}" / "model.pt").is_file() for r in rows)
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cmp").rglob("model.pt")}
     again = run_compare(entries, RECIPE, [0, 1], tmp_path / "cmp")  # resumes: every training is reused
-    assert again == rows and {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert [{**r, "pid": 0} for r in again] == [{**r, "pid": 0} for r in rows] and {p: p.stat().st_mtime_ns for p in stamps} == stamps
     summary = summarise(entries, rows, latency=lambda arch: arch.blocks[0].out_chs / 10)
     for s in summary:
         accuracies = [r["test_accuracy"] for r in rows if r["label"] == s["label"]]
@@ -69,6 +70,16 @@ def test_trainings_share_seeds_resume_and_tabulate(tmp_path):
     paths = write_outputs(tmp_path / "cmp", summary)
     assert paths["plot"].read_bytes()[:4] == b"\x89PNG"
     assert json.loads(paths["json"].read_text())[0]["label"] == "a"
+
+
+def test_on_a_local_ray_each_training_is_a_task_with_the_same_result(tmp_path):
+    entries = [Entry("a", tiny("a", 8), "found"), Entry("b", tiny("b", 16), "given")]
+    on_ray = run_compare(entries, RECIPE, [0], tmp_path / "ray", use_ray=True, num_cpus=2)
+    here = run_compare(entries, RECIPE, [0], tmp_path / "here")
+    assert all(r["pid"] != os.getpid() for r in on_ray) and all(r["pid"] == os.getpid() for r in here)
+    for remote, local in zip(on_ray, here):  # one thread each, on the CPU: the same bits anywhere
+        assert remote["label"] == local["label"] and remote["test_accuracy"] == local["test_accuracy"]
+        assert remote["val_accuracy"] == local["val_accuracy"]
 
 
 def test_compare_cli_prints_the_table(tmp_path, capsys):
