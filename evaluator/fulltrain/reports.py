@@ -30,7 +30,7 @@ def write_curves(path: Path, history: Sequence[dict[str, Any]], title: str) -> N
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9, 3.5))
     loss_axes.plot(epochs, [r["train_loss"] for r in history], label="train (augmented, smoothed)")
     loss_axes.plot(epochs, [r["val_loss"] for r in history], label="validation (EMA)")
-    loss_axes.set(xlabel="epoch", ylabel="loss")
+    loss_axes.set(xlabel="epoch", ylabel="loss", yscale="log")  # early EMA losses can be 100x the rest
     accuracy_axes.plot(epochs, [r["train_accuracy"] for r in history], label="train (augmented)")
     accuracy_axes.plot(epochs, [r["val_accuracy"] for r in history], label="validation (EMA)")
     accuracy_axes.set(xlabel="epoch", ylabel="accuracy")
