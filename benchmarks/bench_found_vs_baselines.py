@@ -13,7 +13,7 @@ resumes (half-done trainings resume from their checkpoints in --work) and `--tab
         --epochs 5 --batch-size 64 --lr 0.05 --seeds 0 1 --rows benchmarks/rows/found_vs_baselines_cpu.jsonl
     .venv/bin/python benchmarks/bench_found_vs_baselines.py --rows benchmarks/rows/found_vs_baselines_cpu.jsonl \
         --table --train-size 4000 --epochs 5 --batch-size 64 --lr 0.05    # the table again from the rows
-    # a GPU machine, the full 32x32 setting: all 43,000 training images, 30 epochs, 3 seeds
+    # a GPU machine, the full 32x32 setting: all 44,000 other training images, 30 epochs, 3 seeds
     .venv/bin/python benchmarks/bench_found_vs_baselines.py --device cuda --epochs 30 --seeds 0 1 2 \
         --rows benchmarks/rows/found_vs_baselines_gpu.jsonl
 """
