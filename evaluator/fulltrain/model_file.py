@@ -1,0 +1,81 @@
+"""The trained model a user takes away: model.pt (weights + arch YAML + recipe + figures) and
+model.onnx (the same weights), the ONNX outputs checked against torch before it is kept.
+
+    from mixsearch.evaluator.fulltrain import load_trained
+    model = load_trained("train/NAME/model.pt")   # the network rebuilt, weights loaded, eval mode
+    logits = model(images)  # images as mixsearch.evaluator.load_split gives them (per-channel normalised)
+
+`model.arch` is the ArchSpec it was built from, `model.recipe` the TrainRecipe, `model.info`
+the recorded figures (test accuracy, resolution, stem stride, data sizes).
+"""
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from mixsearch.search_space import ArchSpec, build_model, dump_arch, loads_arch
+from mixsearch.search_space.arch_io import write_atomic
+from mixsearch.search_space.errors import SpecError
+
+from .checkpoint import MODEL_FORMAT, load_document, load_module_state, save_document
+from .errors import CheckpointError, RecipeError
+from .recipe import TrainRecipe
+
+ONNX_OPSET = 17
+# ONNX Runtime and torch sum in different orders (and fold BN differently): logits agree to a
+# relative ~1e-4; the check allows 1e-3 of the largest logit (at least 1e-3 absolute).
+ONNX_TOLERANCE = 1e-3
+
+
+def save_trained(path: str | os.PathLike, model: nn.Module, arch: ArchSpec, recipe: TrainRecipe,
+                 info: Mapping[str, Any]) -> None:
+    meta = {"arch_yaml": dump_arch(arch), "recipe": recipe.to_dict(), "info": dict(info)}
+    save_document(path, MODEL_FORMAT, meta, {"state": model.state_dict()})
+
+
+def load_trained(path: str | os.PathLike) -> nn.Module:
+    """The trained network of `path` (a model.pt written by `mixsearch train`), rebuilt from its arch
+    YAML with its weights, on the CPU, in eval mode; `.arch`, `.recipe` and `.info` attached."""
+    meta, document = load_document(path, MODEL_FORMAT, ("state",))
+    try:
+        arch = loads_arch(meta["arch_yaml"], source=f"{path} (arch)")
+        recipe = TrainRecipe.from_dict(meta["recipe"])
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{path}: the model file lacks its arch or recipe") from None
+    except (SpecError, RecipeError) as err:
+        raise CheckpointError(f"{path}: the model file's arch or recipe does not parse ({err})") from None
+    model = build_model(arch)
+    load_module_state(model, document["state"], path, "model")
+    model.eval()
+    model.recipe = recipe
+    model.info = meta.get("info", {})
+    return model
+
+
+def export_trained_onnx(model: nn.Module, path: str | os.PathLike, sample: torch.Tensor) -> float:
+    """Write `model` (eval, CPU) as ONNX (input 'input' N x C x H x W, output 'logits', batch
+    dynamic), run `sample` through ONNX Runtime and torch, and return the largest absolute
+    difference of the logits; a difference above ONNX_TOLERANCE is an error and nothing is kept."""
+    import onnxruntime
+
+    model = model.eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (sample[:1],), buffer, dynamo=False, opset_version=ONNX_OPSET,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["logits"], {"input": sample.numpy()})
+    with torch.no_grad():
+        want = model(sample).numpy()
+    difference = float(np.abs(got - want).max())
+    allowed = ONNX_TOLERANCE * max(1.0, float(np.abs(want).max()))
+    if not difference <= allowed:
+        raise CheckpointError(f"{path}: ONNX Runtime's logits differ from torch's by {difference:.3g} "
+                              f"(> {allowed:.3g}); the model was not exported")
+    write_atomic(path, buffer.getvalue())
+    return difference
