@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     f.write(json.dumps(row) + "\n")
                 print(f"{entry.label} seed {seed}: test {row['test_accuracy']:.4f} val {row['val_accuracy']:.4f} "
                       f"{row['train_seconds']:.0f} s train, load {row['load_average']:.2f}", flush=True)
+    rows = [r for r in rows if r["seed"] in args.seeds]  # a table of the seeds asked for, though more may be done
     kept = [e for e in entries if any(r["label"] == e.label for r in rows)]
     summary = summarise(kept, rows, load_table(args.latency_table).predict if args.latency_table else None)
     first = rows[0] if rows else {}
