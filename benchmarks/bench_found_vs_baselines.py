@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-table", help="a latency table JSON: predicted latency of the archs it covers")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    recipe = TrainRecipe(dataset=args.dataset, epochs=args.epochs, width_mult=args.width, batch_size=args.batch_size, lr=args.lr,
-                         train_size=args.train_size, val_size=args.val_size, device=args.device, threads=1)
+    recipe = TrainRecipe(dataset=args.dataset, epochs=args.epochs, width_mult=args.width, batch_size=args.batch_size,
+                         lr=args.lr, train_size=args.train_size, val_size=args.val_size, device=args.device, threads=1)
     entries = comparison_entries([args.found], random_count=args.random, space=default_space(), seed=0)
     rows_path = Path(args.rows)
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []

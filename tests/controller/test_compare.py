@@ -58,7 +58,8 @@ def test_trainings_share_seeds_resume_and_tabulate(tmp_path):
     assert all((tmp_path / "cmp" / r["label"] / f"seed{r['seed']}" / "model.pt").is_file() for r in rows)
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cmp").rglob("model.pt")}
     again = run_compare(entries, RECIPE, [0, 1], tmp_path / "cmp")  # resumes: every training is reused
-    assert [{**r, "pid": 0} for r in again] == [{**r, "pid": 0} for r in rows] and {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert [{**r, "pid": 0} for r in again] == [{**r, "pid": 0} for r in rows]
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     def latency(arch):  # a table that lacks the layers of b, as a real table lacks a preset outside its space
         if arch.name == "b":
             raise MixsearchError("no entry for b's stem")
