@@ -30,6 +30,7 @@ import torch
 
 from mixsearch.controller.compare import comparison_entries, format_table, summarise, train_one, verdict, write_outputs
 from mixsearch.evaluator.fulltrain import TrainRecipe
+from mixsearch.latency import load_table
 from mixsearch.search_space import default_space
 
 HERE = Path(__file__).resolve().parent
@@ -54,10 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", required=True, help="JSONL of finished rows (appended; read back to resume)")
     parser.add_argument("--work", default="/tmp/bench_found_vs_baselines", help="training folders (checkpoints)")
     parser.add_argument("--table", action="store_true", help="only tabulate the rows file")
+    parser.add_argument("--latency-table", help="a latency table JSON: predicted latency of the archs it covers")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    recipe = TrainRecipe(dataset=args.dataset, epochs=args.epochs, width_mult=args.width, batch_size=args.batch_size, lr=args.lr,
-                         train_size=args.train_size, val_size=args.val_size, device=args.device, threads=1)
+    recipe = TrainRecipe(dataset=args.dataset, epochs=args.epochs, width_mult=args.width, batch_size=args.batch_size,
+                         lr=args.lr, train_size=args.train_size, val_size=args.val_size, device=args.device, threads=1)
     entries = comparison_entries([args.found], random_count=args.random, space=default_space(), seed=0)
     rows_path = Path(args.rows)
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
@@ -77,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                     f.write(json.dumps(row) + "\n")
                 print(f"{entry.label} seed {seed}: test {row['test_accuracy']:.4f} val {row['val_accuracy']:.4f} "
                       f"{row['train_seconds']:.0f} s train, load {row['load_average']:.2f}", flush=True)
+    rows = [r for r in rows if r["seed"] in args.seeds]  # a table of the seeds asked for, though more may be done
     kept = [e for e in entries if any(r["label"] == e.label for r in rows)]
-    summary = summarise(kept, rows)
+    summary = summarise(kept, rows, load_table(args.latency_table).predict if args.latency_table else None)
     first = rows[0] if rows else {}
     print(f"CIFAR-10 {first.get('train_images')} train / {first.get('val_images')} val / {first.get('test_images')} "
           f"test (held out), {first.get('resolution')} px, stem stride {first.get('stem_stride')}, width x{args.width:g}, "
@@ -87,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     print(format_table(summary))
     print(verdict(summary))
+    for entry in kept:
+        mine = [r for r in rows if r["label"] == entry.label]
+        print(f"{entry.label}: {sum(r['train_seconds'] for r in mine) / len(mine):.0f} s a training (wall, one thread), "
+              f"load average {min(r['load_average'] for r in mine):.1f}-{max(r['load_average'] for r in mine):.1f}")
     if kept:
         figures = HERE / "figures" / rows_path.stem
         figures.mkdir(parents=True, exist_ok=True)

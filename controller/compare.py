@@ -177,9 +177,19 @@ def summarise(entries: Sequence[Entry], rows: Sequence[dict[str, Any]],
             "test_accuracy_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else math.nan,
             "accuracies": accuracies, "params": mine[0]["params"] if mine else None,
             "flops": mine[0]["flops"] if mine else None, "arch_flops": count_flops(entry.arch),
-            "latency_ms": latency(entry.arch) if latency else None,
+            "latency_ms": _predicted(latency, entry.arch),
         })
     return summary
+
+
+def _predicted(latency: Callable[[ArchSpec], float] | None, arch: ArchSpec) -> float | None:
+    """None without a table, or for an arch with layers the table lacks (a preset outside its space)."""
+    if latency is None:
+        return None
+    try:
+        return latency(arch)
+    except MixsearchError:
+        return None
 
 
 def format_table(summary: Sequence[dict[str, Any]]) -> str:
@@ -188,7 +198,7 @@ def format_table(summary: Sequence[dict[str, Any]]) -> str:
              "FLOPs (own 224 px) | predicted latency ms |", "|---|---|---|---|---|---|---|---|"]
     for s in summary:
         sd = "" if math.isnan(s["test_accuracy_sd"]) else f" ± {100 * s['test_accuracy_sd']:.2f}"
-        latency = "" if s["latency_ms"] is None else f"{s['latency_ms']:.2f}"
+        latency = "–" if s["latency_ms"] is None else f"{s['latency_ms']:.2f}"
         lines.append(f"| {s['label']} | {s['kind']} | {100 * s['test_accuracy_mean']:.2f}{sd} | "
                      f"{' / '.join(f'{100 * a:.1f}' for a in s['accuracies'])} | {(s['params'] or 0) / 1e6:.3f}M | "
                      f"{(s['flops'] or 0) / 1e6:.1f}M | {s['arch_flops'] / 1e6:.0f}M | {latency} |")

@@ -180,8 +180,10 @@ class _Training:
         meta, document = load_document(self.checkpoint, CHECKPOINT_FORMAT, ("model", "optimizer", "ema"))
         _check_same(self.checkpoint, meta.get("arch_yaml"), meta.get("recipe"), self.source_arch, self.recipe)
         epochs_done, history = meta.get("epochs_done"), meta.get("history")
-        if not isinstance(epochs_done, int) or not 0 < epochs_done <= self.recipe.epochs or not isinstance(history, list):
-            raise CheckpointError(f"{self.checkpoint}: its epoch count or history is unreadable; delete it to start over")
+        readable = isinstance(epochs_done, int) and 0 < epochs_done <= self.recipe.epochs and isinstance(history, list)
+        if not readable:
+            raise CheckpointError(f"{self.checkpoint}: its epoch count or history is unreadable; delete it to start "
+                                  "over")
         load_module_state(self.model, document["model"], self.checkpoint, "model")
         if self.average:
             load_module_state(self.average.model, document["ema"], self.checkpoint, "EMA")

@@ -98,7 +98,7 @@ def test_sigkill_after_the_first_checkpoint_then_resume_equals_the_straight_run(
     done = subprocess.run(_train_command(arch_file, tmp_path / "killed", epochs, True), env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    recipe = TrainRecipe(dataset="digits", epochs=epochs, batch_size=32, train_size=600, val_size=64, drop_path=0.3, warmup_epochs=0.5,
-                         threads=1)
+    recipe = TrainRecipe(dataset="digits", epochs=epochs, batch_size=32, train_size=600, val_size=64, drop_path=0.3,
+                         warmup_epochs=0.5, threads=1)
     train_arch(tiny_arch(), recipe, tmp_path / "straight")
     assert_identical(states(tmp_path / "straight"), states(tmp_path / "killed" / "run"))
