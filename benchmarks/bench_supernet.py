@@ -15,6 +15,7 @@ score's agreement with one proxy run. Also: supernet training time and candidate
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import platform
@@ -24,7 +25,7 @@ import time
 
 import numpy as np
 import torch
-from bench_proxy import load_rows, tau  # this script's folder: run it as benchmarks/bench_supernet.py
+from bench_proxy import load_rows, save_row, tau  # this script's folder: run it as benchmarks/bench_supernet.py
 from scipy.stats import spearmanr
 from supernet_panel import ROWS, panel_config, panel_key
 
@@ -36,6 +37,9 @@ from mixsearch.evaluator.supernet import (SuperNet, SupernetRecipe, SupernetScor
 from mixsearch.evaluator.supernet.resume import load_checkpoint
 from mixsearch.search_space import ArchSpec, default_space
 from mixsearch.search_space.arch_io import write_atomic
+
+
+SCORES = os.path.join(os.path.dirname(ROWS), "supernet_scores_cifar10.jsonl")
 
 
 def load(now: float) -> str:
@@ -64,12 +68,27 @@ def snapshot(path: str, config: ProxyConfig) -> SuperNet:
     return supernet
 
 
-def score_all(scorer: SupernetScorer, archs: list[ArchSpec]) -> tuple[list[float], list[float], float]:
-    accuracies, losses, start = [], [], time.monotonic()
+def file_hash(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def score_all(make_scorer, archs: list[ArchSpec], cache: str, weights: str) -> tuple[list[float], list[float], float]:
+    """Supernet accuracy and -val_loss of the panel; scores of the same weights file (by hash) are
+    read from / appended to the `cache` rows, so a rerun only recomputes the tables."""
+    key = {"weights": file_hash(weights)}
+    done = load_rows(cache, key)
+    scorer, accuracies, losses, start = None, [], [], time.monotonic()
     for arch in archs:
-        result = scorer.score(arch)
-        accuracies.append(result.accuracy)
-        losses.append(-result.val_loss if result.ok else -math.inf)
+        if arch.name not in done:
+            scorer = scorer or make_scorer()
+            result = scorer.score(arch)
+            done[arch.name] = {"name": arch.name, "accuracy": result.accuracy, "val_loss": result.val_loss,
+                               "failure": result.failure}
+            save_row(cache, key, done[arch.name])
+        row = done[arch.name]
+        accuracies.append(row["accuracy"])
+        losses.append(-row["val_loss"] if row["failure"] is None else -math.inf)
     return accuracies, losses, time.monotonic() - start
 
 
@@ -109,6 +128,15 @@ def table(signals: dict[str, list[float]], reference: list[float]) -> list[str]:
     return lines
 
 
+def ceiling_table(args: argparse.Namespace) -> list[str]:
+    """Kendall tau etc. of the proxy under seeds ceiling_seed,+1 against seeds 0,1, on the archs both have."""
+    first = load_rows(args.rows, panel_key(panel_config(args.dataset, 0, 1), args.seed))
+    other = load_rows(args.rows, panel_key(panel_config(args.dataset, args.ceiling_seed, 1), args.seed))
+    names = sorted(n for n in first if n in other and first[n]["failure"] is None and other[n]["failure"] is None)
+    label = f"the proxy itself, training seeds {args.ceiling_seed},{args.ceiling_seed + 1} ({len(names)} archs)"
+    return table({label: [other[n]["accuracy"] for n in names]}, [first[n]["accuracy"] for n in names])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default=None)
@@ -123,9 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed-archs", type=int, default=40)
     parser.add_argument("--speed-threads", default="1,2")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--scores", default=SCORES, help="rows of supernet scores, reused for the same weights file")
+    parser.add_argument("--ceiling-only", action="store_true",
+                        help="only the proxy against itself under other training seeds, on the archs whose rows "
+                             "both seeds have (no supernet needed)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     config = panel_config(args.dataset, 0, 1)
+    if args.ceiling_only:
+        print("\n".join(ceiling_table(args)))
+        return 0
     started = time.time()
     if not os.path.exists(args.supernet):
         train(args, config)
@@ -138,24 +173,26 @@ def main(argv: list[str] | None = None) -> int:
     reference = [r["accuracy"] for r in ok]
 
     scorer = SupernetScorer(args.supernet, config, space=default_space())
-    accuracy, neg_loss, panel_seconds = score_all(scorer, archs)
+    accuracy, neg_loss, _ = score_all(lambda: scorer, archs, args.scores, args.supernet)
     signals = {f"supernet accuracy ({extra['recipe']['epochs']} epochs)": accuracy,
                f"supernet -val_loss ({extra['recipe']['epochs']} epochs)": neg_loss}
     for epoch in sorted(int(e) for e in args.snapshots.split(",") if e):
         path = f"{args.supernet}.e{epoch}.ckpt"
         if os.path.exists(path):
-            snap_acc, snap_loss, _ = score_all(SupernetScorer(snapshot(path, config), config), archs)
+            snap_acc, snap_loss, _ = score_all(lambda: SupernetScorer(snapshot(path, config), config), archs,
+                                               args.scores, path)
             signals[f"supernet accuracy after epoch {epoch} of {extra['recipe']['epochs']}"] = snap_acc
             signals[f"supernet -val_loss after epoch {epoch} of {extra['recipe']['epochs']}"] = snap_loss
     ceiling = load_rows(args.rows, panel_key(panel_config(args.dataset, args.ceiling_seed, 1), args.seed))
-    if all(r["name"] in ceiling and ceiling[r["name"]]["failure"] is None for r in ok):
+    complete = all(r["name"] in ceiling and ceiling[r["name"]]["failure"] is None for r in ok)
+    if complete:
         signals[f"the proxy itself, training seeds {args.ceiling_seed},{args.ceiling_seed + 1} (ceiling)"] = \
             [ceiling[r["name"]]["accuracy"] for r in ok]
     signals["proxy -val_loss (same run, for scale)"] = [-r["val_loss"] for r in ok]
     signals.update({name: [r[name] for r in ok] for name in (*ZERO_COST_PROXIES, "params", "flops")})
 
     speeds = [(threads, *speed(scorer, threads, args.speed_archs)) for threads in
-              (int(t) for t in args.speed_threads.split(","))]
+              (int(t) for t in args.speed_threads.split(",") if t)]
     proxy_seconds = np.array([r["seconds"] for r in ok])
     lines = [
         "# Supernet vs stand-alone proxy (benchmarks/bench_supernet.py)", "",
@@ -167,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         f"Supernet: recipe {extra['recipe']}; trained in {extra['seconds'] / 60:.1f} min on 1 thread; "
         f"epoch losses {[round(h['largest_loss'], 3) for h in extra['history']]} (largest), "
         f"{[round(h['smallest_loss'], 3) for h in extra['history']]} (smallest).",
-        f"Scoring the panel: {panel_seconds / len(ok):.2f} s per candidate ({load(time.time())}).",
         *(f"Scoring speed, {threads} thread(s): {rate:,.0f} candidates per hour of wall time, {cpu_rate:,.0f} per "
           f"hour of CPU time ({args.speed_archs} samples; subnet extraction {100 * share:.0f}% of the wall time; "
           f"{when})." for threads, rate, cpu_rate, share, when in speeds),
@@ -175,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{max(accuracy):.3f}. Started {time.strftime('%H:%M', time.gmtime(started))} UTC.", "",
         "Reference: the proxy's accuracy (seeds 0,1).", "",
         *table(signals, reference), "",
+        *([f"Reference: the mean of both proxy runs (seeds 0,1 and {args.ceiling_seed},{args.ceiling_seed + 1}), "
+           "less noisy than one run.", "",
+           *table({k: v for k, v in signals.items() if "ceiling" not in k},
+                  [(r["accuracy"] + ceiling[r["name"]]["accuracy"]) / 2 for r in ok]), ""] if complete else []),
         "| arch | proxy acc | supernet acc | params | MACs |", "|---|---|---|---|---|",
         *(f"| {r['name']} | {r['accuracy']:.4f} | {a:.4f} | {r['params'] / 1e6:.2f}M | {r['flops'] / 1e6:.0f}M |"
           for r, a in zip(ok, accuracy)),
