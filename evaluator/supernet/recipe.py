@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from mixsearch.search_space import checks
+
 from ..errors import SupernetError
 
 
@@ -26,19 +28,11 @@ class SupernetRecipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, low, high in (("epochs", 1, 10_000), ("random_archs", 0, 100), ("seed", 0, 2 ** 32 - 1)):
+        for name, check in _RULES.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise SupernetError(f"supernet recipe {name}: got {value!r}; expected an integer in [{low}, {high:,}]")
-        for name in ("distill", "kernel_transform"):
-            if not isinstance(getattr(self, name), bool):
-                raise SupernetError(f"supernet recipe {name}: got {getattr(self, name)!r}; expected true or false")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
-                or not 0.1 <= self.temperature <= 100:
-            raise SupernetError(f"supernet recipe temperature: got {self.temperature!r}; expected a number in [0.1, 100]")
-        if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float))
-                                    or not 0 < self.lr <= 10):
-            raise SupernetError(f"supernet recipe lr: got {self.lr!r}; expected null (the proxy's) or a number in (0, 10]")
+            expected = check(value)
+            if expected is not None:
+                raise SupernetError(f"supernet recipe {name}: got {value!r}; expected {expected}")
 
     def replace(self, **changes: Any) -> "SupernetRecipe":
         return dataclasses.replace(self, **changes)
@@ -53,3 +47,10 @@ class SupernetRecipe:
         if unknown:
             raise SupernetError(f"supernet recipe {unknown[0]}: unknown key; allowed keys: {', '.join(names)}")
         return cls(**data)
+
+
+_RULES = {
+    "epochs": checks.integer(1, 10_000), "random_archs": checks.integer(0, 100), "seed": checks.integer(0, 2 ** 32 - 1),
+    "distill": checks.boolean, "kernel_transform": checks.boolean, "temperature": checks.number(0.1, 100),
+    "lr": checks.optional(checks.number(0, 10, open_low=True)),  # None: the proxy's
+}
