@@ -27,25 +27,48 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mixsearch.evaluator.sampling import parse_size
+from mixsearch.search_space import checks
 
 from .errors import RecipeError
 
 OPTIMIZERS = ("sgd", "rmsprop")
 AUGMENTS = ("none", "crop-flip", "crop-flip-cutout")
 MAX_SEED = 2 ** 31 - 1
-# field -> (kind, bounds or choices); OPTIONAL fields may also be None (= automatic).
-RULES: dict[str, tuple] = {
-    "resolution": ("int", 8, 1024), "stem_stride": ("choice", 1, 2), "width_mult": ("number", 0.05, 8.0),
-    "epochs": ("int", 1, 10_000), "batch_size": ("int", 2, 8192), "optimizer": ("choice", *OPTIMIZERS),
-    "lr": ("number", 1e-9, 100.0), "momentum": ("number", 0.0, 0.999), "weight_decay": ("number", 0.0, 1.0),
-    "warmup_epochs": ("number", 0.0, 10_000.0), "label_smoothing": ("number", 0.0, 0.5),
-    "ema_decay": ("number", 0.0, 0.99999), "augment": ("choice", *AUGMENTS), "crop_padding": ("number", 0.0, 0.5),
-    "cutout": ("number", 0.0, 1.0), "drop_path": ("number", 0.0, 0.9), "bn_momentum": ("number", 0.0, 1.0),
-    "mixed_precision": ("bool",), "channels_last": ("bool",), "test_fraction": ("number", 0.0, 0.9),
-    "val_fraction": ("number", 1e-6, 0.9), "split_seed": ("int", 0, MAX_SEED), "seed": ("int", 0, MAX_SEED),
-    "device": ("device",), "threads": ("int", 1, 1024),
+def _expected(check: checks.Check) -> checks.Check:
+    """A shared check, its phrase worded as this module's errors are ("expected ...")."""
+    return lambda value: None if (expected := check(value)) is None else f"expected {expected}"
+
+
+def _allowed(*choices: Any) -> checks.Check:
+    return lambda value: None if value in choices else f"allowed: {', '.join(map(str, choices))}"
+
+
+def _device(value: Any) -> str | None:
+    ok = isinstance(value, str) and re.fullmatch(r"cpu|auto|cuda(:\d+)?", value)
+    return None if ok else "allowed: cpu, cuda, cuda:N, auto"
+
+
+def _integer(lo: int, hi: int) -> checks.Check:
+    return _expected(checks.integer(lo, hi))
+
+
+def _number(lo: float, hi: float) -> checks.Check:
+    return _expected(checks.number(lo, hi))
+
+
+# field -> what is wrong with a value, or None; optional fields may also be None (= automatic).
+RULES: dict[str, checks.Check] = {
+    "resolution": checks.optional(_integer(8, 1024)), "stem_stride": checks.optional(_allowed(1, 2)),
+    "width_mult": _number(0.05, 8.0), "epochs": _integer(1, 10_000), "batch_size": _integer(2, 8192),
+    "optimizer": _allowed(*OPTIMIZERS), "lr": _number(1e-9, 100.0), "momentum": _number(0.0, 0.999),
+    "weight_decay": _number(0.0, 1.0), "warmup_epochs": _number(0.0, 10_000.0),
+    "label_smoothing": _number(0.0, 0.5), "ema_decay": _number(0.0, 0.99999), "augment": _allowed(*AUGMENTS),
+    "crop_padding": _number(0.0, 0.5), "cutout": _number(0.0, 1.0), "drop_path": _number(0.0, 0.9),
+    "bn_momentum": _number(0.0, 1.0), "mixed_precision": _expected(checks.boolean),
+    "channels_last": _expected(checks.boolean), "test_fraction": _number(0.0, 0.9),
+    "val_fraction": _number(1e-6, 0.9), "split_seed": _integer(0, MAX_SEED), "seed": _integer(0, MAX_SEED),
+    "device": _device, "threads": checks.optional(_integer(1, 1024)),
 }
-OPTIONAL = ("resolution", "stem_stride", "threads")
 
 
 @dataclass(frozen=True)
@@ -88,11 +111,9 @@ class TrainRecipe:
     def validate(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset:
             raise RecipeError(f"recipe.dataset: got {self.dataset!r}; expected 'cifar10-mini', 'digits' or a path")
-        for name, rule in RULES.items():
+        for name, check in RULES.items():
             value = getattr(self, name)
-            if value is None and name in OPTIONAL:
-                continue
-            problem = _check(value, rule)
+            problem = check(value)
             if problem:
                 raise RecipeError(f"recipe.{name}: got {value!r}; {problem}")
         for name in ("val_size", "train_size"):
@@ -121,21 +142,3 @@ class TrainRecipe:
         """The settings that decide the trained weights; device and threads only decide the speed
         (and on a GPU the rounding), so a run may resume under other ones."""
         return {k: v for k, v in self.to_dict().items() if k not in ("device", "threads")}
-
-
-def _check(value: Any, rule: tuple) -> str | None:
-    """What is wrong with `value` under `rule` (kind, then bounds or choices), or None."""
-    kind, *allowed = rule
-    if kind == "choice":
-        return None if value in allowed else f"allowed: {', '.join(map(str, allowed))}"
-    if kind == "bool":
-        return None if isinstance(value, bool) else "expected true or false"
-    if kind == "device":
-        ok = isinstance(value, str) and re.fullmatch(r"cpu|auto|cuda(:\d+)?", value)
-        return None if ok else "allowed: cpu, cuda, cuda:N, auto"
-    lo, hi = allowed
-    types = (int,) if kind == "int" else (int, float)
-    if isinstance(value, bool) or not isinstance(value, types) or not lo <= value <= hi:
-        noun = "an integer" if kind == "int" else "a number"
-        return f"expected {noun} in [{lo:g}, {hi:,g}]"
-    return None
