@@ -114,7 +114,7 @@ def _latency_check(config, result) -> str:
         lines.append(f"  {number:>5} {predicted:>12.2f} {measured:>11.2f} {predicted / measured - 1:>+7.1%}")
     load = sorted(row[2] for row in rows)[len(rows) // 2]
     if abs(load - 1) > LOAD_TOLERANCE:
-        lines.append(f"  (the reference layer ran {load:.2f}x its time at the table's build: the machine's load differs)")
+        lines.append(f"  (the reference layer ran {load:.2f}x its time when the table was calibrated: the machine's load differs)")
     return "\n".join(lines)
 
 

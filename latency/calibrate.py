@@ -49,16 +49,19 @@ def calibrate_table(table: LatencyTable, space, runtime: Runtime, count: int, se
     The archs are spread over the space's whole FLOPs range (uniform samples cluster mid-range, and
     a fit on those extrapolates to the small networks a constrained search lands on), from their
     own seed stream (seed, 1) so that `validate --seed seed` never scores on the fitted networks.
-    Each measurement is scaled to the table's load by the reference layer timed beside it.
+    Each measurement is scaled by the reference layer timed beside it to the median of those
+    reference times, which the calibration keeps (`reference_ms`) as the load its predictions hold
+    at: measured beside networks, as `validate` measures it (the build's reference, timed beside
+    entries, runs in another cache state).
     """
     if count <= 0:
         return None
     archs = sample_across_flops(space, count, np.random.default_rng([seed, 1]))
     raw = [table.predict_layers_raw(resolve_layers(arch)) for arch in archs]
-    reference_ms = (table.metadata.get("reference") or {}).get("ms")
     timings = measure_archs(archs, runtime, table.metadata["batch"], settings, seed=0)
+    reference_ms = float(np.median([t.reference_ms for t in timings]))
     measured = [t.stats.ms / t.load(reference_ms) for t in timings]
-    return fit_calibration(raw, measured, seed)
+    return {**fit_calibration(raw, measured, seed), "reference_ms": round(reference_ms, 5)}
 
 
 def fit_calibration(raw: list[float], measured: list[float], seed: int = 0) -> dict[str, Any]:

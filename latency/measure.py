@@ -10,9 +10,13 @@ fell from 15% (hot loop) to 3-4% (round-robin).
 
 Why a reference: load from other processes slows every entry of a group alike (shared caches and
 memory bandwidth, and the cores themselves under a wall clock). The reference layer runs in every
-group, so each group's entries are scaled by (reference at the start of the table) / (reference in
-this group); a table built through a change of load stays consistent, and `validate` can say how the
-load it measures under differs from the build's.
+group, so each group's entries are scaled by (the table's reference time) / (reference in this
+group); a table built through a change of load stays consistent. Beside a whole network the
+reference is timed in its own loop right after the network, not interleaved with it: interleaved,
+each of its runs follows a network that evicted its weights, and it ran 3-13% slower on a quiet
+machine, more after bigger networks (ONNX Runtime), which read as load and biased every
+calibrated prediction low. The calibration keeps the reference time measured beside its networks
+(`calibration.reference_ms`), and `validate` compares against that, so the two are taken alike.
 """
 from __future__ import annotations
 
@@ -64,14 +68,15 @@ class Stats:
 
 @dataclass(frozen=True)
 class NetworkTiming:
-    """A network's end-to-end latency and the reference layer's, timed round-robin with it."""
+    """A network's end-to-end latency and the reference layer's, timed right after it."""
 
     stats: Stats
     reference_ms: float
 
-    def load(self, table_reference_ms: float | None) -> float:
-        """How much slower the reference ran than when the table was built (1.0: same load)."""
-        return self.reference_ms / table_reference_ms if table_reference_ms else 1.0
+    def load(self, reference_ms: float | None) -> float:
+        """How much slower the reference ran than `reference_ms` (a table's
+        `network_reference_ms`; 1.0: same load)."""
+        return self.reference_ms / reference_ms if reference_ms else 1.0
 
 
 def summarize(samples_ms: Sequence[float]) -> Stats:
@@ -99,17 +104,11 @@ def reference_entry(batch: int, generator: torch.Generator):
                                 generator=generator),)
 
 
-def time_round_robin(runtime: Runtime, runs, settings: Settings) -> list[Stats]:
-    """Stats of each callable, timed in rounds that call every one of them once."""
-    settings = settings.for_runtime(runtime)
-    return [summarize(samples) for samples in runtime.round_robin(runs, settings.warmup, settings.runs)]
-
-
 def measure_archs(archs: Sequence[ArchSpec], runtime: Runtime, batch: int, settings: Settings,
                   seed: int = 0) -> list[NetworkTiming]:
     """End-to-end latency of each whole built network (the ground truth a table predicts), each
-    timed round-robin with the reference layer. Networks are prepared a few at a time
-    (runtime.prepare_many: XNNPACK lowers them in worker processes) and timed one by one."""
+    followed by the reference layer in its own loop (module docstring). Networks are prepared a few
+    at a time (runtime.prepare_many: XNNPACK lowers them in worker processes) and timed one by one."""
     settings = settings.for_runtime(runtime)
     generator = torch.Generator().manual_seed(seed)
     reference = runtime.prepare(*reference_entry(batch, generator))
@@ -122,8 +121,9 @@ def measure_archs(archs: Sequence[ArchSpec], runtime: Runtime, batch: int, setti
                             generator=torch.Generator().manual_seed(seed + start + offset))
             made.append((build_model(arch).eval(), (x,)))
         for run in runtime.prepare_many(made):
-            network, ref = time_round_robin(runtime, [run, reference], settings)
-            timings.append(NetworkTiming(network, ref.ms))
+            network = summarize(runtime.time_ms(run, settings.warmup, settings.runs))
+            timings.append(NetworkTiming(network, summarize(runtime.time_ms(reference, settings.warmup,
+                                                                            settings.runs)).ms))
     return timings
 
 

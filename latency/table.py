@@ -75,6 +75,12 @@ class LatencyTable:
         need = {s for layer in layers for s in entry_signatures(layer, self.granularity)}
         return sorted(need - self.entries.keys())
 
+    @property
+    def network_reference_ms(self) -> float | None:
+        """The reference layer's time beside whole networks when the calibration was measured (the
+        load its predictions hold at); older tables: the build's reference time, or None."""
+        return (self.calibration or {}).get("reference_ms") or (self.metadata.get("reference") or {}).get("ms")
+
     def calibrate(self, raw_ms: float) -> float:
         return self._scale * raw_ms + self._offset
 
@@ -182,6 +188,10 @@ def table_from_document(doc: Any, source: str) -> LatencyTable:
             value = calibration.get(field, default)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise _fail(source, f"calibration.{field}", f"expected a finite number, got {value!r}")
+        reference_ms = calibration.get("reference_ms")
+        if reference_ms is not None and (isinstance(reference_ms, bool) or not isinstance(reference_ms, (int, float))
+                                         or not math.isfinite(reference_ms) or reference_ms <= 0):
+            raise _fail(source, "calibration.reference_ms", f"expected a finite number > 0 or null, got {reference_ms!r}")
         if calibration.get("scale", 1.0) <= 0:  # a prediction that falls as the network grows
             raise _fail(source, "calibration.scale", f"expected a number > 0, got {calibration['scale']!r}; set "
                                                      "calibration to null, and `mixsearch latency build` on the "

@@ -70,7 +70,7 @@ class Validation:
         summary = {**error_summary(self.predicted_ms, self.measured_ms), "load": round(self.load, 4)}
         if self.flops:
             summary["bands"] = self.bands()
-        if self.loads:  # what the errors would be at the build's load
+        if self.loads:  # what the errors would be at the calibration's load
             normalised = np.asarray(self.measured_ms) / np.asarray(self.loads)
             summary["at_build_load"] = {**error_summary(self.predicted_ms, normalised),
                                         "bands": self.bands(normalised) if self.flops else {}}
@@ -93,7 +93,7 @@ def validate_table(table: LatencyTable, space, runtime: Runtime, count: int, see
                                     f"validation runs with {value!r}; pass --{name} {table.metadata.get(name, 'wall')}")
     rng = np.random.default_rng(seed)
     archs = sample_across_flops(space, count, rng) if spread else [space.sample(rng) for _ in range(count)]
-    reference_ms = (table.metadata.get("reference") or {}).get("ms")
+    reference_ms = table.network_reference_ms
     result = Validation([], [])
     chunk = max(1, getattr(runtime, "jobs", 1))
     with tqdm(total=len(archs), desc="validate", unit="arch", disable=not progress) as bar:
@@ -119,11 +119,11 @@ def describe(validation: Validation, table: LatencyTable) -> list[str]:
         if band["archs"]:
             lines.append(f"  {name:>9} MAdds: {band['archs']:>3} archs, median |error| {band['median_abs_error']:.1%}, "
                          f"within ±10%: {band['within_10pct']:.0%}, median error {band['median_error']:+.1%}")
-    reference = (table.metadata.get("reference") or {}).get("ms")
+    reference = table.network_reference_ms
     if reference and validation.load_differs():
         at_build = summary["at_build_load"]
         lines.append(f"the machine's load differs from the build's: the reference layer ran {validation.load:.2f}x "
-                     f"its build-time {reference:.3f} ms; at the build's load the table would be within ±10% "
+                     f"its {reference:.3f} ms when the table was calibrated; at that load the table would be within ±10% "
                      f"for {at_build['within_10pct']:.0%} (median |error| {at_build['median_abs_error']:.1%})")
     elif not reference:
         lines.append("the table records no reference layer (built by an older mixsearch): load not compared")
@@ -172,5 +172,5 @@ def predicted_and_measured(table: LatencyTable, archs, settings: Settings = Sett
         timings = measure_archs(list(archs), runtime, table.metadata["batch"], settings)
     finally:
         runtime.close()
-    reference_ms = (table.metadata.get("reference") or {}).get("ms")
+    reference_ms = table.network_reference_ms
     return [(table.predict(arch), t.stats.ms, t.load(reference_ms)) for arch, t in zip(archs, timings)]

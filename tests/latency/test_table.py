@@ -65,6 +65,7 @@ def test_check_space(eager_table_path, tiny_space, tiny_space_text):
     (lambda d: d["metadata"].pop("threads"), "metadata.threads: required"),
     (lambda d: d["entries"].update({"stem-x": {"ms": -1}}), r"entries\['stem-x'\].ms"),
     (lambda d: d["calibration"].update(scale="big"), "calibration.scale"),
+    (lambda d: d["calibration"].update(reference_ms=0), "calibration.reference_ms: expected a finite number > 0"),
     (lambda d: d.update(extra=1), "extra: unknown key"),
 ])
 def test_malformed_tables_are_refused(eager_table_path, change, match):
