@@ -117,7 +117,7 @@ def main() -> None:
               f"(raw {result['raw_median_abs_error']:.1%}), within ±5% {result['within_5pct']:.0%}, "
               f"within ±10% {result['within_10pct']:.0%} (raw {result['raw_within_10pct']:.0%}) | "
               f"predict {result['specs_per_s_cold']:,.0f} specs/s cold, {result['specs_per_s_warm']:,.0f} warm | "
-              f"reference load {result['load']:.2f} (at the build's load: within ±10% "
+              f"reference load {result['load']:.2f} (at the calibration's load: within ±10% "
               f"{result['at_build_load']['within_10pct']:.0%}), load average {os.getloadavg()[0]:.1f}", flush=True)
         for band, figures in result["bands"].items():
             if figures["archs"]:

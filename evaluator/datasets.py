@@ -46,6 +46,10 @@ class SplitData:
     class_names: tuple[str, ...]
     test_x: torch.Tensor | None = None
     test_y: torch.Tensor | None = None
+    # The training sample's per-channel statistics the images were normalised by (pixels / 255):
+    # what a trained model needs to read new images.
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -139,18 +143,19 @@ def _split(dataset: str, kind: str, path: str, identity: str, resolution: int, s
     if len(names) < 2 or len(np.unique(labels)) < 2:
         raise DatasetError(f"{where}: found {len(np.unique(labels))} class(es); expected at least 2 classes")
     sample = _sample(labels, spec, where)
-    train_x = _pixels(rows(sample.train), resolution)
+    train_x = to_pixels(rows(sample.train), resolution)
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
 
     def normalised(index: np.ndarray) -> torch.Tensor:
-        return (_pixels(rows(index), resolution) - mean) / std
+        return (to_pixels(rows(index), resolution) - mean) / std
 
     as_labels = lambda index: torch.from_numpy(np.asarray(labels[index], dtype=np.int64))  # noqa: E731
     test = (normalised(sample.test), as_labels(sample.test)) if with_test else (None, None)
     return SplitData(name=dataset, train_x=(train_x - mean) / std, train_y=as_labels(sample.train),
                      val_x=normalised(sample.val), val_y=as_labels(sample.val), class_names=tuple(names),
-                     test_x=test[0], test_y=test[1])
+                     test_x=test[0], test_y=test[1], mean=tuple(mean.flatten().tolist()),
+                     std=tuple(std.flatten().tolist()))
 
 
 def _sample(labels: np.ndarray, spec: SampleSpec, where: str) -> Sample:
@@ -169,7 +174,7 @@ def _concat(chunks, source: formats.Source, resolution: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, source.channels, resolution, resolution), np.uint8)
 
 
-def _pixels(images: np.ndarray, resolution: int) -> torch.Tensor:
+def to_pixels(images: np.ndarray, resolution: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 in [0, 1] at resolution x resolution (bilinear; antialiased
     when shrinking, so a large image is not aliased to noise)."""
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
-from .formats import Source, _listing, check_labels, encoded_images
+from .formats import Source, image_folder_listing, check_labels, encoded_images
 
 DATA_DIR = Path(__file__).parent / "data"
 EMBEDDED = {"cifar10-mini": "cifar10_mini.npz"}
@@ -46,7 +46,7 @@ def open_embedded(name: str) -> Source:
 def build(source: Path, out: Path, per_class: int = PER_CLASS, seed: int = SEED) -> dict[str, int]:
     """Draw `per_class` files of each class of the ImageFolder `source` (seeded, sorted within a
     class) and write them, bytes unchanged, to `out`."""
-    class_names, files, labels_all, _ = _listing(source)  # the same listing image_folder reads
+    class_names, files, labels_all, _ = image_folder_listing(source)  # the same listing image_folder reads
     labels_array = np.asarray(labels_all)
     rng = np.random.default_rng(seed)
     chosen: list[str] = []

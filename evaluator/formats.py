@@ -90,7 +90,7 @@ def identify(kind: str, path: Path) -> str:
     """What makes a decoded copy of the dataset valid: its kind, path and every file's name, size and
     modification time (an ImageFolder is listed; the other formats are one or a few files)."""
     if kind == "imagefolder":
-        return _digest(["imagefolder", str(path.resolve()), *_listing(path)[3]])
+        return _digest(["imagefolder", str(path.resolve()), *image_folder_listing(path)[3]])
     if kind == "cifar":
         root = cifar_root(path) or path
         files = [f for f in (*(root / n for n in CIFAR10_TRAIN), root / "train", root / "batches.meta", root / "meta")
@@ -129,7 +129,7 @@ def _read_image_file(path: Path) -> bytes:
         raise DatasetError(str(err)) from None
 
 
-def _listing(root: Path) -> tuple[list[str], list[Path], list[int], list[object]]:
+def image_folder_listing(root: Path) -> tuple[list[str], list[Path], list[int], list[object]]:
     """Class names (sorted sub-folders), image files (sorted by name within a class), their labels,
     and every file's (class, name, size, mtime)."""
     if not root.is_dir():
@@ -163,7 +163,7 @@ def _listing(root: Path) -> tuple[list[str], list[Path], list[int], list[object]
 
 def image_folder(root: Path, name: str) -> Source:
     """One sub-folder per class (sorted names are the class indices); image files by suffix."""
-    classes, files, labels, _ = _listing(root)
+    classes, files, labels, _ = image_folder_listing(root)
 
     def decode_rows(rows: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield np.stack([decode_image(_read_image_file(files[i]), str(files[i]), size) for i in rows]) \

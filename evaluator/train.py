@@ -77,11 +77,11 @@ def evaluate(arch: ArchSpec, config: ProxyConfig | None = None, report: Report |
 
 
 def _start_runs(arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float,
-                device: torch.device) -> list["_Run"]:
+                device: torch.device) -> list["ProxyRun"]:
     """One run per repeat (seeds seed, seed+1, ...), sharing the proxy arch and validation set."""
     small = proxy_arch(arch, config, data)
     validation = tuple(t.to(device) for t in validation_set(data, config))
-    return [_Run(small, config.replace(seed=config.seed + i), data, start, validation, device)
+    return [ProxyRun(small, config.replace(seed=config.seed + i), data, start, validation, device)
             for i in range(config.repeats)]
 
 
@@ -119,7 +119,7 @@ def _guarded(step: Callable[[], Any]) -> tuple[Any, Failure | None]:
         return None, failure_from_exception(err)
 
 
-class _Run:
+class ProxyRun:
     """The model, optimiser, schedule and data streams of one proxy training."""
 
     def __init__(self, arch: ArchSpec, config: ProxyConfig, data: SplitData, start: float,
@@ -136,8 +136,8 @@ class _Run:
         n = len(data.train_y)
         self.batch_size = min(config.batch_size, n)
         self.batches = n // self.batch_size  # drop the ragged last batch: BN needs > 1 sample
-        self.optimizer = _optimizer(self.model, config)
-        self.scheduler = _scheduler(self.optimizer, config, config.epochs * self.batches)
+        self.optimizer = proxy_optimizer(self.model, config)
+        self.scheduler = proxy_scheduler(self.optimizer, config, config.epochs * self.batches)
         self.val_x, self.val_y = validation
         self.loss_limit: float | None = None
 
@@ -245,7 +245,7 @@ class _Run:
         return val_loss, correct / n
 
 
-def _optimizer(model: nn.Module, config: ProxyConfig) -> torch.optim.Optimizer:
+def proxy_optimizer(model: nn.Module, config: ProxyConfig) -> torch.optim.Optimizer:
     # No weight decay on BN parameters and biases (1-D tensors), as in the reference training.
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
@@ -255,7 +255,7 @@ def _optimizer(model: nn.Module, config: ProxyConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, config: ProxyConfig, steps: int):
+def proxy_scheduler(optimizer: torch.optim.Optimizer, config: ProxyConfig, steps: int):
     if config.schedule == "onecycle":
         # Momentum cycles with the LR (the one-cycle recipe) unless plain SGD has none to cycle.
         cycle = config.optimizer == "adamw" or config.momentum > 0

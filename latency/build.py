@@ -26,7 +26,7 @@ from .signature import layer_signature
 from .table import MAX_BATCH, SCHEMA_VERSION, LatencyTable, load_table
 
 # Settings a resumed table must share with the new measurements, or its entries are not comparable.
-MUST_MATCH = ("runtime", "threads", "batch", "resolution", "granularity", "device", "clock")
+MUST_MATCH = ("runtime", "threads", "batch", "resolution", "granularity", "device", "clock", "entry_timing")
 
 
 def _now() -> str:
@@ -38,7 +38,7 @@ def new_metadata(space, space_source: str, runtime: Runtime, batch: int, granula
     return {
         "runtime": runtime.name, "runtime_version": runtime.version(), "device": runtime.device(),
         "threads": runtime.threads, "clock": runtime.clock, "batch": batch, "resolution": space.resolution,
-        "granularity": granularity,
+        "granularity": granularity, **({"entry_timing": runtime.entry_timing} if runtime.entry_timing else {}),
         "space": {"name": space.name, "fingerprint": space.fingerprint(), "source": space_source},
         "created": _now(), "updated": _now(), "unit": "ms", "statistic": "median", "spread": "iqr",
         "measurement": settings.to_dict(),
@@ -52,9 +52,9 @@ def _existing(out: Path, metadata: dict[str, Any]) -> LatencyTable | None:
         return None
     table = load_table(out)
     for field in MUST_MATCH:
-        if table.metadata.get(field) != metadata[field]:
+        if table.metadata.get(field) != metadata.get(field):
             raise LatencyTableError(
-                f"{out}: metadata.{field} is {table.metadata.get(field)!r} but this build uses {metadata[field]!r}; "
+                f"{out}: metadata.{field} is {table.metadata.get(field)!r} but this build uses {metadata.get(field)!r}; "
                 f"its entries cannot be reused: pass another --out, or delete {out} to start afresh")
     return table
 

@@ -21,7 +21,8 @@ from .runtimes import Runtime, default_clock, make_runtime
 from .table import LatencyTable, load_table
 
 # Settings a cached table must have been measured with to be used as is.
-IDENTITY = ("runtime", "runtime_version", "device", "threads", "clock", "batch", "resolution", "granularity")
+IDENTITY = ("runtime", "runtime_version", "device", "threads", "clock", "batch", "resolution", "granularity",
+            "entry_timing")
 
 
 def cache_dir() -> Path:
@@ -46,10 +47,14 @@ def cache_path(space, runtime: Runtime, batch: int, granularity: str, folder: Pa
 def why_stale(table: LatencyTable, expected: dict, space) -> str | None:
     """Why a cached table cannot serve as is (None: it can)."""
     for field in IDENTITY:
-        if table.metadata.get(field) != expected[field]:
-            return f"metadata.{field} is {table.metadata.get(field)!r}, not {expected[field]!r}"
+        if table.metadata.get(field) != expected.get(field):
+            return f"metadata.{field} is {table.metadata.get(field)!r}, not {expected.get(field)!r}"
     if table.metadata["space"].get("fingerprint") != space.fingerprint():
         return "built for another space"
+    if table.calibration and "reference_ms" not in table.calibration:
+        # Calibrated by an older mixsearch against the reference interleaved with each network,
+        # which read cache misses as load: its predictions ran 5-10% low (latency/measure.py).
+        return "its calibration predates calibration.reference_ms"
     return None
 
 

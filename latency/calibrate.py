@@ -58,7 +58,8 @@ def calibrate_table(table: LatencyTable, space, runtime: Runtime, count: int, se
         return None
     archs = sample_across_flops(space, count, np.random.default_rng([seed, 1]))
     raw = [table.predict_layers_raw(resolve_layers(arch)) for arch in archs]
-    timings = measure_archs(archs, runtime, table.metadata["batch"], settings, seed=0)
+    timings = measure_archs(archs, runtime, table.metadata["batch"], settings, seed=0,
+                            reference_ms=(table.metadata.get("reference") or {}).get("ms"))
     reference_ms = float(np.median([t.reference_ms for t in timings]))
     measured = [t.stats.ms / t.load(reference_ms) for t in timings]
     return {**fit_calibration(raw, measured, seed), "reference_ms": round(reference_ms, 5)}

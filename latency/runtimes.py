@@ -39,6 +39,9 @@ class Runtime:
     default_runs = 15
     # Whether each entry pays a per-call cost that a network pays once (measure.py subtracts it).
     per_call_overhead = False
+    # How an entry's time is counted, where a runtime has changed it (metadata.entry_timing): a
+    # table resumes or serves from the cache only with entries counted the same way.
+    entry_timing = ""
 
     def __init__(self, threads: int, clock: str = "wall"):
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
@@ -219,6 +222,7 @@ class CudaRuntime(Runtime):
 
 class XnnpackRuntime(Runtime):
     name = "xnnpack"
+    entry_timing = "etdump-without-edge-transposes"  # xnnpack.entry_times_ms
     # Entries lowered into one program: lowering costs seconds of fixed work per export plus a
     # share per op that grows with the program (32 entries cost more per entry than 8).
     default_group = 12

@@ -100,7 +100,8 @@ def validate_table(table: LatencyTable, space, runtime: Runtime, count: int, see
         for start in range(0, len(archs), chunk):
             part = archs[start:start + chunk]
             for i, (arch, timing) in enumerate(zip(part, measure_archs(part, runtime, table.metadata["batch"],
-                                                                       settings, seed=start)), start):
+                                                                       settings, seed=start,
+                                                                       reference_ms=reference_ms)), start):
                 result.predicted_ms.append(table.predict(arch))
                 result.measured_ms.append(timing.stats.ms)
                 result.loads.append(timing.load(reference_ms))
@@ -169,7 +170,8 @@ def predicted_and_measured(table: LatencyTable, archs, settings: Settings = Sett
     """(predicted, freshly measured, load) ms of each arch, measured with the table's runtime settings."""
     runtime = runtime_of(table)
     try:
-        timings = measure_archs(list(archs), runtime, table.metadata["batch"], settings)
+        timings = measure_archs(list(archs), runtime, table.metadata["batch"], settings,
+                                reference_ms=table.network_reference_ms)
     finally:
         runtime.close()
     reference_ms = table.network_reference_ms

@@ -9,7 +9,10 @@ around each call that this costs.
 Lowering is slow (seconds per op, most of it fixed cost per export), so table entries are lowered
 in groups: one program runs a group's entries one after another, each entry partitioned into its
 own delegate call (`EntrywisePartitioner`), and the runtime's own event tracer (ETDump) times every
-instruction: an entry's time is that of its instructions, as they run inside a forward pass.
+instruction: an entry's time is that of its instructions, as they run inside a forward pass, less
+the layout conversions a delegate call makes on the entry's own inputs and outputs that a network,
+one delegate call across many entries, does not make (`entry_times_ms`). Without that, op entries
+summed to 1.2-1.6x a small network's time (measured: benchmarks/README.md).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import os
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -28,6 +32,7 @@ from .errors import LatencyTableError
 
 INSTALL = "pip install 'mixsearch[xnnpack]' (ExecuTorch with its XNNPACK delegate)"
 TIMED_EVENTS = ("DELEGATE_CALL", "OPERATOR_CALL")  # one per instruction; the others nest inside
+LAYOUT_OPERATOR = "Transpose"  # XNNPACK's NCHW <-> NHWC conversions at a delegate call's edges
 
 
 def load_executorch():
@@ -185,9 +190,9 @@ def lower_group(made: Sequence[tuple[nn.Module, tuple[torch.Tensor, ...]]]) -> t
 def time_group(et: dict, buffer: bytes, owners: Sequence[int], inputs: tuple[torch.Tensor, ...], entries: int,
                warmup: int, runs: int, now_ns: Callable[[], int]) -> list[list[float]]:
     """Samples (ms) of each entry of a lowered group: one forward pass per round, every instruction
-    timed by ETDump (the runtime's steady clock). With a CPU-time `now_ns`, each round's instruction
-    times are scaled by the pass's CPU time over its wall time, so that time the OS gave to other
-    processes is not counted."""
+    timed by ETDump (the runtime's steady clock), each entry's time as `entry_times_ms` counts it.
+    With a CPU-time `now_ns`, each round's times are scaled by the pass's CPU time over its wall
+    time, so that time the OS gave to other processes is not counted."""
     program = et["Runtime"].get().load_program(buffer, enable_etdump=True, debug_buffer_size=0)
     method = program.load_method("forward")
     cpu_clock = now_ns is not time.perf_counter_ns
@@ -209,21 +214,79 @@ def time_group(et: dict, buffer: bytes, owners: Sequence[int], inputs: tuple[tor
         raise LatencyTableError(f"internal: ETDump holds {len(executes)} timed passes, expected {warmup + runs}")
     samples: list[list[float]] = [[] for _ in range(entries)]
     for run, share in zip(executes[warmup:], shares):
-        per_entry = [0.0] * entries
-        seen = 0
-        for event in run.events:
-            event = event.profile_event
-            if event is None or event.name not in TIMED_EVENTS:
-                continue
-            if event.instruction_id >= len(owners):
-                raise LatencyTableError(f"internal: instruction {event.instruction_id} of {len(owners)} timed")
-            per_entry[owners[event.instruction_id]] += (event.end_time - event.start_time) / 1e6 * share
-            seen += 1
-        if seen != len(owners):
-            raise LatencyTableError(f"internal: {seen} instructions timed, the program has {len(owners)}")
-        for timings, ms in zip(samples, per_entry):
-            timings.append(ms)
+        events = [Event.of(e.profile_event) for e in run.events if e.profile_event is not None]
+        for timings, ms in zip(samples, entry_times_ms(events, owners, entries)):
+            timings.append(ms * share)
     return samples
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ETDump profile event: an instruction (`name` in TIMED_EVENTS) or, with `name` None, one
+    XNNPACK operator inside a delegate call (`operator`, e.g. "Transpose (ND, X32) #1")."""
+
+    name: str | None
+    operator: str
+    instruction: int
+    start: int
+    end: int
+
+    @classmethod
+    def of(cls, profile) -> "Event":
+        return cls(profile.name, profile.delegate_debug_id_str or "",
+                   -1 if profile.instruction_id is None else profile.instruction_id,
+                   profile.start_time, profile.end_time)
+
+    @property
+    def ms(self) -> float:
+        return (self.end - self.start) / 1e6
+
+
+def entry_times_ms(events: Sequence[Event], owners: Sequence[int], entries: int) -> list[float]:
+    """Each entry's time in one pass, as it would run inside a network: the time of its instructions,
+    less XNNPACK's layout conversions (NCHW <-> NHWC transposes) on the entry's own inputs and
+    outputs, which in a network pass between delegated ops in NHWC and are never converted; where an
+    entry starts with a portable op (a MixConv's channel split), the conversions of the delegate
+    after it are real, and counted once more for the producer, which converts the split's input
+    back to NCHW in a network (alone, the entry's input arrives in NCHW)."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for instruction, entry in enumerate(owners):
+        first.setdefault(entry, instruction)
+        last[entry] = instruction
+    per_entry = [0.0] * entries
+    kinds: dict[int, str] = {}
+    inside: dict[int, list[Event]] = {}
+    for event in events:
+        if not 0 <= event.instruction < len(owners):
+            if event.name in TIMED_EVENTS:
+                raise LatencyTableError(f"internal: instruction {event.instruction} of {len(owners)} timed")
+            continue
+        if event.name in TIMED_EVENTS:
+            kinds[event.instruction] = event.name
+            per_entry[owners[event.instruction]] += event.ms
+        elif event.name is None:
+            inside.setdefault(event.instruction, []).append(event)
+    if len(kinds) != len(owners):
+        raise LatencyTableError(f"internal: {len(kinds)} instructions timed, the program has {len(owners)}")
+    for instruction, operators in inside.items():
+        entry = owners[instruction]
+        operators = sorted(operators, key=lambda e: e.start)
+        layout = [LAYOUT_OPERATOR in e.operator for e in operators]
+        work = [i for i, is_layout in enumerate(layout) if not is_layout]
+        first_work, last_work = (work[0], work[-1]) if work else (len(operators), -1)
+        starts_portable = kinds[first[entry]] == "OPERATOR_CALL"
+        for i, event in enumerate(operators):
+            if not layout[i]:
+                continue
+            if i < first_work:  # converts an input of the delegate call
+                if instruction == first[entry]:
+                    per_entry[entry] -= event.ms
+                elif starts_portable and instruction == first[entry] + 1:
+                    per_entry[entry] += event.ms
+            elif i > last_work and instruction == last[entry]:  # converts an output of the entry
+                per_entry[entry] -= event.ms
+    return [max(0.0, ms) for ms in per_entry]
 
 
 def prepare(et: dict, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Callable[[], Any]:

@@ -7,7 +7,7 @@ recipe, checkpoints that resume bit-identically on the CPU, and the trained mode
 """
 from .errors import CheckpointError, RecipeError, TrainingStopped
 from .loop import train_arch
-from .model_file import load_trained
+from .model_file import load_trained, preprocess
 from .recipe import TrainRecipe
 
-__all__ = ["CheckpointError", "RecipeError", "TrainRecipe", "TrainingStopped", "load_trained", "train_arch"]
+__all__ = ["CheckpointError", "RecipeError", "TrainRecipe", "TrainingStopped", "load_trained", "preprocess", "train_arch"]

@@ -306,6 +306,9 @@ class _Training:
             "test_images": len(data.test_y) if test else 0, "onnx_max_abs_difference": onnx_difference,
             "train_seconds": sum(row["seconds"] for row in self.history), "seconds_this_call": seconds,
             "device": str(self.device), "recipe": self.recipe.to_dict(), "arch_yaml": dump_arch(self.source_arch),
+            # how to read new images: fulltrain.model_file.preprocess
+            "input": {"pixels": "uint8 / 255", "mean": list(data.mean), "std": list(data.std),
+                      "class_names": list(data.class_names)},
         }
         info = {k: v for k, v in result.items() if k not in ("recipe", "arch_yaml")}
         save_trained(folder / "model.pt", cpu_model, self.arch, self.recipe, info)

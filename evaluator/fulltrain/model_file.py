@@ -3,10 +3,13 @@ model.onnx (the same weights), the ONNX outputs checked against torch before it 
 
     from mixsearch.evaluator.fulltrain import load_trained
     model = load_trained("train/NAME/model.pt")   # the network rebuilt, weights loaded, eval mode
-    logits = model(images)  # images as mixsearch.evaluator.load_split gives them (per-channel normalised)
+    logits = model(preprocess(model, images))     # uint8 images (N, C, H, W), any size
+    names = [model.info["input"]["class_names"][i] for i in logits.argmax(1)]
 
 `model.arch` is the ArchSpec it was built from, `model.recipe` the TrainRecipe, `model.info`
-the recorded figures (test accuracy, resolution, stem stride, data sizes).
+the recorded figures (test accuracy, resolution, stem stride, data sizes) and `info["input"]`,
+how the training images were read: pixels / 255, resized to `info["resolution"]`, then
+normalised by the training sample's per-channel `mean` and `std` (model.onnx takes the same input).
 """
 from __future__ import annotations
 
@@ -55,6 +58,24 @@ def load_trained(path: str | os.PathLike) -> nn.Module:
     model.recipe = recipe
     model.info = meta.get("info", {})
     return model
+
+
+def preprocess(model: nn.Module, images) -> torch.Tensor:
+    """uint8 images (N, C, H, W; array or tensor) as `model` (from load_trained) was trained on them:
+    scaled to [0, 1], resized to its resolution, normalised by its training statistics."""
+    from mixsearch.evaluator.datasets import to_pixels
+
+    read = model.info.get("input") or {}
+    if "mean" not in read or "std" not in read:
+        raise CheckpointError("the model file records no input statistics (written by an older mixsearch); "
+                              "normalise its inputs as mixsearch.evaluator.load_split does")
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != len(read["mean"]):
+        raise CheckpointError(f"images: expected uint8 (N, {len(read['mean'])}, H, W), got {images.dtype} "
+                              f"{tuple(images.shape)}")
+    mean = torch.tensor(read["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(read["std"]).view(1, -1, 1, 1)
+    return (to_pixels(images, int(model.info["resolution"])) - mean) / std
 
 
 def export_trained_onnx(model: nn.Module, path: str | os.PathLike, sample: torch.Tensor) -> float:

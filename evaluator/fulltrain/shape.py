@@ -34,9 +34,9 @@ def data_resolution(dataset: str) -> int:
 def _first_image_size(root: Path) -> int:
     from PIL import Image
 
-    from ..formats import _listing  # the one listing of an ImageFolder, shared with its decoder
+    from ..formats import image_folder_listing  # the one listing of an ImageFolder, shared with its decoder
 
-    files = _listing(root)[1]
+    files = image_folder_listing(root)[1]
     with Image.open(files[0]) as image:
         return max(image.size)
 

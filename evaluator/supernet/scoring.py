@@ -26,7 +26,7 @@ from ..errors import SupernetError
 from ..proxy import load_data, resolve_device, torch_settings
 from ..proxy_shape import ProxyShape
 from ..result import EvalResult, Failure
-from ..train import Report, _Run, failure_from_exception, validation_set
+from ..train import Report, ProxyRun, failure_from_exception, validation_set
 from .checkpoint import load_supernet
 from .net import SuperNet
 from .training import dataset_label
@@ -84,7 +84,7 @@ class SupernetScorer:
         return model.to(memory_format=torch.channels_last)
 
 
-class _SubnetRun(_Run):
+class _SubnetRun(ProxyRun):
     """The proxy run's calibration and validation on a subnet instead of a freshly trained model."""
 
     def __init__(self, model: nn.Module, config: ProxyConfig, data, start: float,

@@ -28,7 +28,7 @@ from ..datasets import resolve_dataset
 from ..errors import SupernetError
 from ..proxy import channels_last, load_data, resolve_device, torch_settings
 from ..proxy_shape import ProxyShape
-from ..train import _optimizer, _scheduler  # the proxy's optimiser and schedule, so both train alike
+from ..train import proxy_optimizer, proxy_scheduler  # the proxy's optimiser and schedule, so both train alike
 from .checkpoint import save_supernet
 from .net import SuperNet
 from .recipe import SupernetRecipe
@@ -113,8 +113,8 @@ def train_supernet(space: SearchSpace, config: ProxyConfig, recipe: SupernetReci
     task = config.replace(lr=recipe.lr or config.lr)
     batch_size = min(config.batch_size, len(data.train_y))
     batches = len(data.train_y) // batch_size  # the ragged last batch dropped, as the proxy does
-    optimizer = _optimizer(supernet, task)
-    scheduler = _scheduler(optimizer, task, recipe.epochs * batches)
+    optimizer = proxy_optimizer(supernet, task)
+    scheduler = proxy_scheduler(optimizer, task, recipe.epochs * batches)
     identity = {"space_fingerprint": space.fingerprint(), "proxy": _settings(config), "data": label,
                 "recipe": recipe.to_dict()}
     ckpt = checkpoint_path(out)

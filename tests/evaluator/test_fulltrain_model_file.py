@@ -37,6 +37,27 @@ def test_one_call_rebuilds_the_model_and_its_test_accuracy_is_recomputed(trained
     assert result["test_accuracy"] > 0.2  # ten classes: above chance after three epochs
 
 
+def test_raw_images_are_read_as_in_training(trained):
+    """model.pt carries how its inputs were read: raw uint8 images through `preprocess` equal the
+    normalised test images the run scored, and the class names come along."""
+    from mixsearch.evaluator.formats import digits
+    from mixsearch.evaluator.fulltrain import preprocess
+    from mixsearch.evaluator.sampling import stratified_sample
+
+    folder, _ = trained
+    model = load_trained(folder / "model.pt")
+    data = load_split("digits", 8, RECIPE.val_fraction, 1.0, 0, test_fraction=0.1, val_size=64, with_test=True)
+    source = digits()
+    rows = stratified_sample(source.labels, test_fraction=0.1, val_fraction=RECIPE.val_fraction, val_size=64,
+                             seed=0).test
+    raw = np.concatenate(list(source.decode(rows, 8)))
+    assert raw.dtype == np.uint8
+    torch.testing.assert_close(preprocess(model, raw), data.test_x)
+    assert model.info["input"]["class_names"] == list(data.class_names) and len(data.class_names) == 10
+    with pytest.raises(CheckpointError, match="expected uint8"):
+        preprocess(model, raw.astype(np.float32))
+
+
 def test_onnx_holds_the_trained_weights(trained):
     folder, _ = trained
     model = load_trained(folder / "model.pt")

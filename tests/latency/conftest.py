@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from mixsearch.latency import Settings, build_table, make_runtime
+from mixsearch.latency.runtimes import EagerRuntime
 from mixsearch.search_space.space import loads_space
 
 TINY_SPACE = """
@@ -55,3 +56,25 @@ def eager_table_path(tiny_space, tmp_path_factory):
     build_table(tiny_space, make_runtime("eager", 1, CLOCK), path, space_source="tiny.yaml", settings=FAST,
                 calibration_archs=2, progress=False)
     return path
+
+
+class ScriptedRuntime(EagerRuntime):
+    """Whole networks at scripted loads: the i-th timing of a network takes `loads[i]` x 5 ms and the
+    reference layer timed after it `loads[i]` ms (measure_archs prepares the reference alone and the
+    networks through prepare_many)."""
+
+    def __init__(self, loads):
+        super().__init__(1, "cpu")
+        self.loads, self.timings = iter(loads), 0
+
+    def prepare(self, module, inputs):
+        return "reference"
+
+    def prepare_many(self, made):
+        return ["network"] * len(made)
+
+    def time_ms(self, run, warmup, runs):
+        if run == "network":
+            self.load, self.timings = next(self.loads), self.timings + 1
+            return [5.0 * self.load] * runs
+        return [self.load] * runs

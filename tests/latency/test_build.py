@@ -74,6 +74,11 @@ def test_resume_refuses_other_settings(eager_table_path, tiny_space, tmp_path, f
         build_table(tiny_space, make_runtime("eager", 1, "cpu"), out, batch=2, settings=fast_settings, progress=False)
     with pytest.raises(LatencyTableError, match=r"metadata.runtime is 'eager' but this build uses 'onnxruntime'"):
         build_table(tiny_space, make_runtime("onnxruntime", 1, "cpu"), out, settings=fast_settings, progress=False)
+    # entries counted another way (an older XNNPACK table, before its edge transposes were left out)
+    recount = make_runtime("eager", 1, "cpu")
+    recount.entry_timing = "counted otherwise"
+    with pytest.raises(LatencyTableError, match=r"metadata.entry_timing is None but this build uses 'counted"):
+        build_table(tiny_space, recount, out, settings=fast_settings, progress=False)
 
 
 def test_runtime_arguments_are_checked():

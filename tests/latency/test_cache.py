@@ -37,6 +37,8 @@ def test_built_once_then_reused(on_demand, tiny_space, tmp_path):
     (lambda doc: doc["metadata"].update(runtime_version="torch 0.1"), "metadata.runtime_version"),
     (lambda doc: doc["metadata"]["space"].update(fingerprint="0" * 64), "another space"),
     (lambda doc: doc.update(schema_version=99), "unreadable"),
+    (lambda doc: doc["calibration"].pop("reference_ms"), "predates calibration.reference_ms"),
+    (lambda doc: doc["metadata"].update(entry_timing="counted otherwise"), "metadata.entry_timing"),
 ])
 def test_stale_or_foreign_tables_are_rebuilt(on_demand, tiny_space, tmp_path, tamper, why):
     get, logs = on_demand

@@ -5,6 +5,8 @@ import pytest
 
 from mixsearch.latency.calibrate import fit_calibration
 
+from .conftest import ScriptedRuntime
+
 
 def test_a_consistent_bias_is_corrected():
     raw = [10.0, 20.0, 30.0, 40.0, 25.0]
@@ -28,30 +30,6 @@ def test_no_bias_means_no_calibration():
     assert fit["kind"] == "none" and (fit["scale"], fit["offset_ms"]) == (1.0, 0.0)
 
 
-class _Scripted:
-    """An eager runtime whose networks take 5 ms x the load and whose reference layer takes
-    `reference_ms[i]` beside the i-th network (the load it ran under)."""
-
-    def __new__(cls, reference_ms):
-        from mixsearch.latency.runtimes import EagerRuntime
-
-        class Scripted(EagerRuntime):
-            def prepare(self, module, inputs):
-                return "reference"  # measure_archs prepares the reference alone, networks through prepare_many
-
-            def prepare_many(self, made):
-                return ["network"] * len(made)
-
-            def time_ms(self, run, warmup, runs):
-                if run == "network":
-                    self.load = next(loads)
-                    return [5.0 * self.load] * runs
-                return [self.load] * runs
-
-        loads = iter(reference_ms)
-        return Scripted(1, "cpu")
-
-
 def test_calibration_networks_are_normalised_to_their_own_median_reference(eager_table_path, tiny_space,
                                                                           fast_settings):
     """The reference beside networks runs in another cache state than beside the build's entries:
@@ -60,12 +38,14 @@ def test_calibration_networks_are_normalised_to_their_own_median_reference(eager
     from mixsearch.latency.calibrate import calibrate_table
 
     table = load_table(eager_table_path)
-    calibration = calibrate_table(table, tiny_space, _Scripted([1.0, 2.0, 3.0]), 3, 0, fast_settings)
+    table.metadata["reference"]["ms"] = 1.9  # beside the build's entries
+    calibration = calibrate_table(table, tiny_space, ScriptedRuntime([1.8, 2.0, 2.05]), 3, 0, fast_settings)
     assert calibration["reference_ms"] == 2.0
     assert calibration["measured_ms"] == [10.0, 10.0, 10.0]  # 5 ms x load, brought to load 2.0
     table.set_calibration(calibration)
     assert table.network_reference_ms == 2.0
-    validation = validate_table(table, tiny_space, _Scripted([4.0, 4.0]), 2, 0, fast_settings, progress=False)
+    # twice the load all along: each network timed 1 + RETRIES times, the load reported
+    validation = validate_table(table, tiny_space, ScriptedRuntime([4.0] * 6), 2, 0, fast_settings, progress=False)
     assert validation.loads == [2.0, 2.0] and validation.measured_ms == [20.0, 20.0]
     expected = sorted(p / 10.0 - 1 for p in validation.predicted_ms)  # measured at the calibration's load: 10 ms
     assert validation.summary()["at_build_load"]["median_error"] == pytest.approx(sum(expected) / 2)
