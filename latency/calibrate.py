@@ -2,8 +2,8 @@
 
 Entries are timed apart from each other, so their sum misses what a whole forward pass adds or
 saves (module-call overhead between ops, the skip adds, cache state). One multiplicative term
-fitted on a few end-to-end measured networks of the space captures most of it (eager); ONNX
-Runtime also shows a fixed part (its per-session layout reorders), which an affine fit takes. Fits
+fitted on a few end-to-end measured networks of the space captures most of it; where a fixed
+part remains, an affine fit takes it. Fits
 are medians, so one disturbed measurement cannot drag them, and the kind (none, scale, affine) is
 chosen by leave-one-out error on those networks; the table records the evidence either way.
 """

@@ -134,6 +134,7 @@ class OnnxRuntime(Runtime):
     # Every entry is a session.run (bindings, feeds, output allocation), a network one: summed over
     # a network's dozens of op entries, a visible share of a small network (benchmarks/README.md).
     per_call_overhead = True
+    entry_timing = "without-edge-reorders"  # latency/ort_layout.py
 
     def __init__(self, threads: int, clock: str = "wall"):
         super().__init__(threads, clock)
@@ -145,14 +146,18 @@ class OnnxRuntime(Runtime):
     def version(self) -> str:
         return f"onnxruntime {self.ort.__version__} (torch.onnx {torch.__version__}, opset {ONNX_OPSET})"
 
-    def session(self, model_bytes: bytes):
+    def session(self, model_bytes: bytes, profile_prefix: str | None = None):
         options = self.ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if profile_prefix:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile_prefix
         return self.ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
-    def prepare(self, module, inputs):
+    def export(self, module, inputs) -> tuple[bytes, dict]:
+        """The module as ONNX bytes, and its feeds."""
         module = module.eval()
         names = [f"input{i}" for i in range(len(inputs))]
         buffer = io.BytesIO()
@@ -162,9 +167,29 @@ class OnnxRuntime(Runtime):
             warnings.simplefilter("ignore")
             torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=ONNX_OPSET,
                               input_names=names, do_constant_folding=True)
-        session = self.session(buffer.getvalue())
-        feeds = {name: x.numpy() for name, x in zip(names, inputs)}
+        return buffer.getvalue(), {name: x.numpy() for name, x in zip(names, inputs)}
+
+    def prepare(self, module, inputs):
+        model, feeds = self.export(module, inputs)
+        session = self.session(model)
         return lambda: session.run(None, feeds)
+
+    def time_entries(self, made, warmup, runs):
+        """Samples of each entry, less the layout reorders on its own inputs and outputs that a
+        network does not make (latency/ort_layout.py), from a profiled session of the entry."""
+        from .ort_layout import profiled_shift_ms
+
+        exported = [self.export(module, inputs) for module, inputs in made]
+        sessions = [(self.session(model), feeds) for model, feeds in exported]
+        calls = [lambda session=session, feeds=feeds: session.run(None, feeds) for session, feeds in sessions]
+        samples = self.round_robin(calls, warmup, runs)
+        shifted = []
+        for (model, feeds), call, timings in zip(exported, calls, samples):
+            outputs = [tuple(output.shape) for output in call()]
+            shift = profiled_shift_ms(lambda prefix, model=model: self.session(model, prefix), feeds, outputs,
+                                      warmup, max(3, runs // 3))
+            shifted.append([max(0.0, ms + shift) for ms in timings])
+        return shifted
 
 
 class CudaRuntime(Runtime):
