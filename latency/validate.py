@@ -169,10 +169,9 @@ def predicted_and_measured(table: LatencyTable, archs, settings: Settings = Sett
                            ) -> list[tuple[float, float, float]]:
     """(predicted, freshly measured, load) ms of each arch, measured with the table's runtime settings."""
     runtime = runtime_of(table)
+    reference_ms = table.network_reference_ms
     try:
-        timings = measure_archs(list(archs), runtime, table.metadata["batch"], settings,
-                                reference_ms=table.network_reference_ms)
+        timings = measure_archs(list(archs), runtime, table.metadata["batch"], settings, reference_ms=reference_ms)
     finally:
         runtime.close()
-    reference_ms = table.network_reference_ms
     return [(table.predict(arch), t.stats.ms, t.load(reference_ms)) for arch, t in zip(archs, timings)]

@@ -69,6 +69,12 @@ def preprocess(model: nn.Module, images) -> torch.Tensor:
     if "mean" not in read or "std" not in read:
         raise CheckpointError("the model file records no input statistics (written by an older mixsearch); "
                               "normalise its inputs as mixsearch.evaluator.load_split does")
+    stats = (read["mean"], read["std"])
+    if not all(isinstance(s, list) and s and len(s) == len(stats[0]) for s in stats) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for s in stats for v in s) \
+            or min(read["std"]) <= 0:
+        raise CheckpointError(f"the model file's info.input mean/std are not equal-length lists of finite numbers "
+                              f"(std > 0): got {read['mean']!r} / {read['std']!r}; retrain or fix the file")
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != len(read["mean"]):
         raise CheckpointError(f"images: expected uint8 (N, {len(read['mean'])}, H, W), got {images.dtype} "

@@ -56,6 +56,9 @@ def test_raw_images_are_read_as_in_training(trained):
     assert model.info["input"]["class_names"] == list(data.class_names) and len(data.class_names) == 10
     with pytest.raises(CheckpointError, match="expected uint8"):
         preprocess(model, raw.astype(np.float32))
+    model.info["input"] = {**model.info["input"], "std": ["x"] * len(model.info["input"]["std"])}
+    with pytest.raises(CheckpointError, match="info.input mean/std are not equal-length lists"):
+        preprocess(model, raw)
 
 
 def test_onnx_holds_the_trained_weights(trained):
